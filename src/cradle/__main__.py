@@ -1,0 +1,3 @@
+from cradle.interfaces.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""What people touch: the command line, the HTTP service, reports and the review page."""

@@ -1,0 +1,1 @@
+"""The ``cradle`` command line (Typer + Rich)."""
