@@ -85,6 +85,9 @@ def dialogues_from_rows(rows: Iterable[tuple[int, dict[str, Any]]], file: str) -
             issues.append(RowIssue(file, row, "labels", str(exc)))
             labels = []
         m = _PREFIX.match(text)
+        if m and not text[m.end() :].strip():
+            issues.append(RowIssue(file, row, "text", "empty message after the speaker prefix"))
+            continue
         if m:
             turns.append({"turn_id": tid, "speaker": m.group(1).lower(), "text": text[m.end() :].strip(), "labels": labels, "row": row})
         elif turns:

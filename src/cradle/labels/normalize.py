@@ -34,7 +34,6 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 # Paraphrases seen in model outputs, applied to the squashed key (longest first).
 _KEY_ALIASES: tuple[tuple[str, str], ...] = (
     ("suicidalideation", "suicideideation"),
-    ("suicideidea", "suicideideation"),
     ("childabuseandendangerment", "childabuseendangerment"),
     ("sexualassault", "rape"),
     ("domesticabuse", "domesticviolence"),
