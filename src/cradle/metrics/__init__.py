@@ -3,6 +3,7 @@
 from cradle.metrics._validation import check_targets, label_matrix
 from cradle.metrics.agreement import annotator_agreement, cohen_kappa, gwet_ac1, sample_jaccard_agreement
 from cradle.metrics.bootstrap import PairedComparison, bootstrap_ci, bootstrap_weights, paired_bootstrap
+from cradle.metrics.dialogue import score_dialogues
 from cradle.metrics.multilabel import (
     SCALAR_METRICS,
     LabelCounts,
@@ -34,5 +35,6 @@ __all__ = [
     "per_label_scores",
     "precision_recall_f1",
     "sample_jaccard_agreement",
+    "score_dialogues",
     "scores_from_counts",
 ]

@@ -45,7 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from cradle.data import DataError, Prediction, RowIssue, Status, prediction_to_json, read_predictions, write_predictions
+from cradle import __version__
+from cradle.data import DataError, Prediction, RowIssue, Status, file_fingerprint, read_predictions, write_predictions
+from cradle.pipelines.rundir import MANIFEST_NAME, PREDICTIONS_NAME
 
 __all__ = [
     "AGREEMENT_CATEGORIES",
@@ -71,7 +73,7 @@ Decision = Literal["vote", "fallback", "disagreement", "no_votes"]
 AGREEMENT_CATEGORIES: tuple[Agreement, ...] = ("all", "partial", "none")
 
 #: Name of the predictions file inside a run directory.
-PREDICTIONS_FILE = "predictions.jsonl"
+PREDICTIONS_FILE = PREDICTIONS_NAME
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,10 @@ def _run_name(path: Path) -> str:
 def read_run(path: str | Path, schema: Literal["post", "dialogue"] | None = None, name: str | None = None) -> Run:
     """Read a run: a directory holding ``predictions.jsonl``, or a predictions ``.jsonl`` file.
 
+    Predictions inside a cradle run directory (a ``manifest.json`` beside them) are read as the
+    run itself reads them: a torn last line is ignored and a repeated id keeps its last record.
+    A plain predictions file must be clean.
+
     Parameters
     ----------
     path : path
@@ -202,7 +208,10 @@ def read_run(path: str | Path, schema: Literal["post", "dialogue"] | None = None
         file = p
     else:
         raise DataError.single(p, "run not found (expected a run directory or a predictions .jsonl file)")
-    preds = read_predictions(file, schema)
+    # A cradle run directory appends a superseded line when it retries an item and may hold a
+    # torn last line after a crash; it reads them as RunDirectory does (the last record wins).
+    in_run_dir = (file.parent / MANIFEST_NAME).is_file()
+    preds = read_predictions(file, schema, tolerate_torn_tail=in_run_dir, allow_duplicates=in_run_dir)
     if not preds:
         raise DataError.single(file, "the run holds no predictions")
     return Run(name or _run_name(p), str(file), {str(x.id): x for x in preds})
@@ -238,7 +247,7 @@ def read_runs(paths: Sequence[str | Path], schema: Literal["post", "dialogue"] |
     found = {s for s in schemas.values() if s}
     if len(found) > 1:
         detail = ", ".join(f"{path}: {s}" for path, s in schemas.items() if s)
-        raise DataError([RowIssue(path, 0, "labels", f"runs mix post and dialogue labels ({detail})") for path in list(schemas)[:1]])
+        raise DataError([RowIssue(runs[-1].path, 0, "labels", f"runs mix post and dialogue labels ({detail})")])
     return runs
 
 
@@ -299,8 +308,8 @@ def vote_item(
             reason += f", which was {fallback.status.value}: {fallback.reason}"
         return Prediction(labels=tuple(fallback.labels) if fallback.ok else (), status=fallback.status, reason=reason, id=item_id), item
     if not ballots:
-        counts = Counter(p.status for p in predictions.values())
-        status = max(counts, key=lambda s: (counts[s], -list(predictions.values()).index(next(p for p in predictions.values() if p.status is s))))
+        # the most frequent status; ties go to the status met first (Counter keeps insertion order)
+        status = Counter(p.status for p in predictions.values()).most_common(1)[0][0]
         item = ItemVote(item_id, "none", "no_votes", votes, statuses, 0)
         detail = ", ".join(f"{name}: {s}" for name, s in statuses.items())
         return Prediction(status=status, reason=f"no run gave an ok answer ({detail})", id=item_id), item
@@ -410,6 +419,11 @@ def agreement_summary(items: Sequence[ItemVote]) -> dict[str, Any]:
     return {"n": len(items), "counts": counts, "percent": percentages(counts), "decisions": decisions}
 
 
+def _describe(run: Run) -> dict[str, str]:
+    path = Path(run.path)
+    return {"name": run.name, "path": run.path, "fingerprint": file_fingerprint(path) if path.is_file() else ""}
+
+
 def write_ensemble(result: EnsembleResult, out_dir: str | Path, runs: Sequence[Run] = (), fallback: Run | None = None) -> dict[str, Path]:
     """Write an ensemble run directory.
 
@@ -420,28 +434,37 @@ def write_ensemble(result: EnsembleResult, out_dir: str | Path, runs: Sequence[R
     - ``votes.jsonl``: per item, the agreement category, the decision and every run's vote
       (labels and statuses only, never text).
 
+    An existing ensemble directory is overwritten; a directory holding other predictions is
+    refused.
+
     Returns
     -------
     dict
         File kind -> path written.
+
+    Raises
+    ------
+    DataError
+        When ``out_dir`` is a file, or holds predictions that no ensemble wrote.
     """
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DataError.single(out, "is a file; --out needs a directory")
+    if (out / PREDICTIONS_FILE).exists() and not (out / "agreement.json").exists():
+        raise DataError.single(out, f"holds a {PREDICTIONS_FILE} that no ensemble wrote (an evaluation run?); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     paths = {"predictions": out / PREDICTIONS_FILE, "agreement": out / "agreement.json", "votes": out / "votes.jsonl"}
     write_predictions(result.predictions, paths["predictions"])
     with open(paths["votes"], "w", encoding="utf-8") as fh:
-        for pred, item in zip(result.predictions, result.items):
+        for pred, item in zip(result.predictions, result.items, strict=True):
             fh.write(json.dumps(item.to_json(pred), ensure_ascii=False) + "\n")
     meta = {
-        "runs": [{"name": r.name, "path": r.path} for r in runs] or [{"name": n} for n in result.runs],
-        "fallback": {"name": fallback.name, "path": fallback.path} if fallback else None,
+        "cradle_version": __version__,
+        "runs": [_describe(r) for r in runs] or [{"name": n} for n in result.runs],
+        "fallback": _describe(fallback) if fallback else None,
         "min_agree": result.min_agree,
         "non_ok_votes": "a prediction whose status is not ok casts no vote",
         **result.summary,
     }
     paths["agreement"].write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return paths
-
-
-# Re-exported for callers that print predictions of an ensemble.
-_ = prediction_to_json

@@ -30,7 +30,7 @@ from cradle.detectors.local.features import CUE_NAMES, TfidfBlock, cue_features
 from cradle.detectors.local.model import LocalModel
 from cradle.labels import POST_LABELS
 
-__all__ = ["TrainSettings", "train_local_model", "fbeta_threshold"]
+__all__ = ["TrainSettings", "HeadFit", "fit_linear_heads", "train_local_model", "fbeta_threshold"]
 
 Progress = Callable[[str, float], None]
 
@@ -51,6 +51,14 @@ class TrainSettings:
         Minimum number of training posts a term must appear in.
     cue_weight : float
         Scale of the standardised cue columns relative to the TF-IDF blocks.
+    use_chars : bool
+        Include the character n-gram block (robust to typos and spelling variants).
+    balanced : bool
+        Weight classes inversely to their frequency in each logistic regression.
+    factored : bool
+        Learn one head per crisis type (ongoing and past together) and one time-frame head
+        per type (trained on the posts of that type), instead of one head per label. Each
+        head then sees about twice as many positives.
     folds : int
         Folds for the out-of-fold calibration scores.
     beta : float
@@ -64,6 +72,9 @@ class TrainSettings:
     char_max_features: int = 60_000
     min_df: int = 2
     cue_weight: float = 0.5
+    use_chars: bool = True
+    balanced: bool = True
+    factored: bool = True
     folds: int = 5
     beta: float = 2.0
     seed: int = 0
@@ -107,6 +118,107 @@ def _label_matrix(posts: Sequence[Post]) -> np.ndarray:
     return y
 
 
+def _heads(y: np.ndarray, labels: list[str], factored: bool) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Head names, binary targets and row masks (which posts train each head)."""
+    n = y.shape[0]
+    if not factored:
+        return list(labels), y.copy(), np.ones_like(y, dtype=bool)
+    col = {lab: j for j, lab in enumerate(labels)}
+    stems = [lab.rsplit("_", 1)[0] for lab in labels if lab != "no_crisis" and lab.endswith("_ongoing")]
+    names: list[str] = []
+    targets: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    for stem in stems:
+        now, past = y[:, col[f"{stem}_ongoing"]], y[:, col[f"{stem}_past"]]
+        names.append(f"type:{stem}")
+        targets.append(np.maximum(now, past))
+        masks.append(np.ones(n, dtype=bool))
+    for stem in stems:
+        now, past = y[:, col[f"{stem}_ongoing"]], y[:, col[f"{stem}_past"]]
+        names.append(f"time:{stem}")
+        targets.append(now)
+        masks.append((now + past) > 0)
+    names.append("no_crisis")
+    targets.append(y[:, col["no_crisis"]])
+    masks.append(np.ones(n, dtype=bool))
+    return names, np.stack(targets, axis=1), np.stack(masks, axis=1)
+
+
+@dataclass
+class HeadFit:
+    """Linear heads fitted on a feature matrix, with their calibration and out-of-fold logits."""
+
+    heads: list[str]
+    coef: np.ndarray
+    intercept: np.ndarray
+    platt_a: np.ndarray
+    platt_b: np.ndarray
+    oof: np.ndarray
+
+
+def fit_linear_heads(x: Any, y: np.ndarray, labels: list[str], s: TrainSettings, *, progress: Progress | None = None) -> HeadFit:
+    """Fit the heads of the recipe (flat or factored) on any feature matrix.
+
+    Parameters
+    ----------
+    x : array or sparse matrix of shape (n_posts, n_features)
+    y : ndarray of shape (n_posts, 15)
+        Label indicator matrix in the order of ``labels``.
+    labels : list of str
+    s : TrainSettings
+
+    Returns
+    -------
+    HeadFit
+        Weights, intercepts, Platt parameters and out-of-fold logits (with intercept).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+
+    report = progress or (lambda step, frac: None)
+
+    def fit(xm: Any, yv: np.ndarray) -> tuple[np.ndarray, float]:
+        if yv.sum() < 2 or yv.sum() > len(yv) - 2:
+            prior = (yv.sum() + 0.5) / (len(yv) + 1.0)
+            return np.zeros(xm.shape[1]), float(np.log(prior / (1 - prior)))
+        clf = LogisticRegression(C=s.C, class_weight="balanced" if s.balanced else None, solver="liblinear", max_iter=2000, random_state=s.seed)
+        clf.fit(xm, yv)
+        return clf.coef_[0], float(clf.intercept_[0])
+
+    heads, targets, masks = _heads(y, labels, s.factored)
+    n_heads = len(heads)
+    oof = np.zeros((y.shape[0], n_heads))
+    folds = list(KFold(n_splits=s.folds, shuffle=True, random_state=s.seed).split(np.arange(y.shape[0])))
+    total = s.folds * n_heads + n_heads
+    done = 0
+    for tr, te in folds:
+        for j in range(n_heads):
+            rows = tr[masks[tr, j]]
+            w, b = fit(x[rows], targets[rows, j])
+            oof[te, j] = x[te] @ w + b
+            done += 1
+            report("cross-validation", done / total)
+    coef = np.zeros((x.shape[1], n_heads))
+    intercept = np.zeros(n_heads)
+    for j in range(n_heads):
+        rows = np.flatnonzero(masks[:, j])
+        coef[:, j], intercept[j] = fit(x[rows], targets[rows, j])
+        done += 1
+        report("final fit", done / total)
+
+    report("calibration", 1.0)
+    platt_a = np.ones(n_heads)
+    platt_b = np.zeros(n_heads)
+    for j in range(n_heads):
+        rows = np.flatnonzero(masks[:, j])
+        if 0 < targets[rows, j].sum() < len(rows):
+            cal = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000)
+            cal.fit(oof[rows][:, [j]], targets[rows, j])
+            platt_a[j], platt_b[j] = float(cal.coef_[0, 0]), float(cal.intercept_[0])
+
+    return HeadFit(heads, coef, intercept, platt_a, platt_b, oof)
+
+
 def train_local_model(
     train: Sequence[Post],
     dev: Sequence[Post] | None = None,
@@ -141,9 +253,6 @@ def train_local_model(
     from scipy import sparse
     from sklearn import __version__ as sklearn_version
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import KFold
-
     s = settings or TrainSettings()
     report = progress or (lambda step, frac: None)
     started = time.time()
@@ -160,8 +269,8 @@ def train_local_model(
     word = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=s.min_df, max_features=s.word_max_features, dtype=np.float64)
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=s.min_df, max_features=s.char_max_features, dtype=np.float64)
     xw = word.fit_transform(texts)
-    xc = char.fit_transform(texts)
-    blocks_x = [xw, xc]
+    xc = char.fit_transform(texts) if s.use_chars else None
+    blocks_x = [xw] + ([xc] if xc is not None else [])
     cue_mean = np.zeros(len(CUE_NAMES))
     cue_scale = np.ones(len(CUE_NAMES))
     if s.use_cues:
@@ -172,45 +281,14 @@ def train_local_model(
         blocks_x.append(sparse.csr_matrix((cues - cue_mean) / cue_scale))
     x = sparse.hstack(blocks_x).tocsr()
 
-    def fit(xm: Any, yv: np.ndarray) -> tuple[np.ndarray, float]:
-        if yv.sum() < 2 or yv.sum() > len(yv) - 2:
-            prior = (yv.sum() + 0.5) / (len(yv) + 1.0)
-            return np.zeros(xm.shape[1]), float(np.log(prior / (1 - prior)))
-        clf = LogisticRegression(C=s.C, class_weight="balanced", solver="liblinear", max_iter=2000, random_state=s.seed)
-        clf.fit(xm, yv)
-        return clf.coef_[0], float(clf.intercept_[0])
-
+    report("fitting", 0.0)
+    fitted = fit_linear_heads(x, y, labels, s, progress=report)
+    heads, coef, intercept, platt_a, platt_b, oof = fitted.heads, fitted.coef, fitted.intercept, fitted.platt_a, fitted.platt_b, fitted.oof
     n_labels = len(labels)
-    oof = np.zeros((len(texts), n_labels))
-    folds = list(KFold(n_splits=s.folds, shuffle=True, random_state=s.seed).split(texts))
-    total = s.folds * n_labels + n_labels
-    done = 0
-    for tr, te in folds:
-        for j in range(n_labels):
-            w, b = fit(x[tr], y[tr, j])
-            oof[te, j] = x[te] @ w + b
-            done += 1
-            report("cross-validation", done / total)
-    coef = np.zeros((x.shape[1], n_labels))
-    intercept = np.zeros(n_labels)
-    for j in range(n_labels):
-        coef[:, j], intercept[j] = fit(x, y[:, j])
-        done += 1
-        report("final fit", done / total)
 
-    report("calibration", 1.0)
-    platt_a = np.ones(n_labels)
-    platt_b = np.zeros(n_labels)
-    for j in range(n_labels):
-        if 0 < y[:, j].sum() < len(y):
-            cal = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000)
-            cal.fit(oof[:, [j]], y[:, j])
-            platt_a[j], platt_b[j] = float(cal.coef_[0, 0]), float(cal.intercept_[0])
-
-    blocks = [
-        TfidfBlock("word", (1, 2), {t: int(i) for t, i in word.vocabulary_.items()}, word.idf_.copy(), 0),
-        TfidfBlock("char_wb", (2, 5), {t: int(i) for t, i in char.vocabulary_.items()}, char.idf_.copy(), xw.shape[1]),
-    ]
+    blocks = [TfidfBlock("word", (1, 2), {t: int(i) for t, i in word.vocabulary_.items()}, word.idf_.copy(), 0)]
+    if xc is not None:
+        blocks.append(TfidfBlock("char_wb", (2, 5), {t: int(i) for t, i in char.vocabulary_.items()}, char.idf_.copy(), xw.shape[1]))
     model = LocalModel(
         labels=labels,
         blocks=blocks,
@@ -222,6 +300,7 @@ def train_local_model(
         use_cues=s.use_cues,
         cue_mean=cue_mean,
         cue_scale=cue_scale,
+        heads=heads if s.factored else None,
     )
 
     if dev:
@@ -232,14 +311,14 @@ def train_local_model(
         source = "dev"
     else:
         dev_y = y
-        dev_p = 1.0 / (1.0 + np.exp(-(platt_a * oof + platt_b)))
+        dev_p = model.calibrate(oof - intercept)
         source = "out-of-fold"
     model.thresholds = np.array([fbeta_threshold(dev_y[:, j], dev_p[:, j], s.beta) for j in range(n_labels)])
 
     model.meta = {
         "cradle_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "variant": "tfidf+cues" if s.use_cues else "tfidf",
+        "variant": ("factored " if s.factored else "flat ") + ("tfidf+cues" if s.use_cues else "tfidf"),
         "settings": asdict(s),
         "thresholds_from": source,
         "training": {

@@ -23,7 +23,7 @@ import numpy as np
 
 from cradle.detectors.local.features import CUE_NAMES, SparseRow, TfidfBlock, cue_features, stack_rows
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "LocalModel", "ModelFormatError"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "LocalModel", "ModelFormatError", "combine_heads"]
 
 FORMAT = "cradle-local-detector"
 FORMAT_VERSION = 1
@@ -31,6 +31,25 @@ FORMAT_VERSION = 1
 
 class ModelFormatError(ValueError):
     """A folder that is not a readable local model (missing file, other format or version)."""
+
+
+def combine_heads(p: np.ndarray, heads: list[str], labels: list[str]) -> np.ndarray:
+    """Label probabilities from the calibrated heads of a factored model.
+
+    ``P(T_ongoing) = P(type T) * P(ongoing | T)``, ``P(T_past) = P(type T) * (1 - P(ongoing | T))``
+    and ``no_crisis`` has its own head.
+    """
+    col = {h: j for j, h in enumerate(heads)}
+    out = np.zeros(p.shape[:-1] + (len(labels),))
+    for k, lab in enumerate(labels):
+        if lab == "no_crisis":
+            out[..., k] = p[..., col["no_crisis"]]
+            continue
+        stem, frame = lab.rsplit("_", 1)
+        p_type = p[..., col[f"type:{stem}"]]
+        p_now = p[..., col[f"time:{stem}"]]
+        out[..., k] = p_type * (p_now if frame == "ongoing" else 1.0 - p_now)
+    return out
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -57,6 +76,11 @@ class LocalModel:
         Standardisation of the cue features (times ``cue_weight``).
     meta : dict
         Everything else written to ``model.json`` (provenance, settings, metrics).
+    heads : list of str or None
+        For a factored model, the names of the linear heads (``type:T``, ``time:T`` and
+        ``no_crisis``); ``coef`` then has one column per head and label scores are
+        ``P(T) * P(ongoing | T)`` and ``P(T) * (1 - P(ongoing | T))``. ``None`` for a flat
+        model with one head per label.
     """
 
     labels: list[str]
@@ -70,6 +94,7 @@ class LocalModel:
     cue_mean: np.ndarray = field(default_factory=lambda: np.zeros(len(CUE_NAMES)))
     cue_scale: np.ndarray = field(default_factory=lambda: np.ones(len(CUE_NAMES)))
     meta: dict[str, Any] = field(default_factory=dict)
+    heads: list[str] | None = None
 
     # ----------------------------------------------------------------- features
     @property
@@ -86,13 +111,13 @@ class LocalModel:
 
     # ------------------------------------------------------------------ scoring
     def linear_scores(self, texts: list[str]) -> np.ndarray:
-        """``X @ coef`` without the intercept, shape ``(n_texts, n_labels)``.
+        """``X @ coef`` without the intercept, shape ``(n_texts, n_heads)``.
 
         The model is linear, so the score of a weighted combination of texts is the same
         combination of their linear scores: the dialogue monitor keeps a decayed sum of these
         (a vector of ``n_labels`` numbers) instead of the texts.
         """
-        out = np.zeros((len(texts), len(self.labels)))
+        out = np.zeros((len(texts), self.coef.shape[1]))
         for i, t in enumerate(texts):
             idx, val = self.featurize(t)
             if idx.size:
@@ -100,9 +125,12 @@ class LocalModel:
         return out
 
     def calibrate(self, linear: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities from linear scores (adds the intercept, applies Platt)."""
+        """Calibrated label probabilities from linear scores (intercept, Platt, then heads to labels)."""
         z = linear + self.intercept
-        return _sigmoid(self.platt_a * z + self.platt_b)
+        p = _sigmoid(self.platt_a * z + self.platt_b)
+        if self.heads is None:
+            return p
+        return combine_heads(p, self.heads, self.labels)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Calibrated per-label probabilities, shape ``(n_texts, n_labels)``."""
@@ -122,6 +150,7 @@ class LocalModel:
             "blocks": [{"analyzer": b.analyzer, "ngram_range": list(b.ngram_range), "size": b.size} for b in self.blocks],
             "use_cues": self.use_cues,
             "cue_names": list(CUE_NAMES),
+            "heads": self.heads,
         }
         (path / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         vocab = {}
@@ -175,7 +204,7 @@ class LocalModel:
             offset += len(terms)
         labels = list(meta["labels"])
         thresholds = np.array([meta["thresholds"][lab] for lab in labels])
-        known = {"labels", "thresholds", "blocks", "use_cues", "cue_names"}
+        known = {"labels", "thresholds", "blocks", "use_cues", "cue_names", "heads"}
         return cls(
             labels=labels,
             blocks=blocks,
@@ -188,4 +217,5 @@ class LocalModel:
             cue_mean=arrays["cue_mean"],
             cue_scale=arrays["cue_scale"],
             meta={k: v for k, v in meta.items() if k not in known},
+            heads=meta.get("heads"),
         )

@@ -36,6 +36,9 @@ __all__ = [
     "Provider",
     "parse_retry_after",
     "error_message",
+    "join_text",
+    "usage_of",
+    "shape_error",
 ]
 
 TransientKind = Literal["rate_limit", "server", "timeout", "network", "bad_response"]

@@ -22,7 +22,14 @@ app = typer.Typer(
 
 # One line per command module (keep sorted); each module defines register(app).
 _COMMAND_MODULES = (
+    "agreement_cmd",
+    "detect_cmd",
+    "ensemble_cmd",
+    "evaluate_cmd",
+    "predict_cmd",
     "score_cmd",
+    "train_cmd",
+    "trainset_cmd",
 )
 
 

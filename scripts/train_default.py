@@ -1,0 +1,19 @@
+"""Rebuild the model shipped as ``local:default`` from the bundled synthetic corpus.
+
+    python scripts/train_default.py
+
+Trains on ``synthetic:posts-train`` with thresholds from ``synthetic:posts-dev`` and the
+settings chosen in ``docs/local-detector.md``; writes ``src/cradle/resources/models/default``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[1] / "src" / "cradle" / "resources" / "models" / "default"
+
+if __name__ == "__main__":
+    cmd = [sys.executable, "-m", "cradle", "train", "synthetic:posts-train", "--dev", "synthetic:posts-dev", "--out", str(OUT), "--no-cues", "--C", "8"]
+    sys.exit(subprocess.call(cmd))

@@ -1,0 +1,154 @@
+"""``cradle evaluate DATA --model SPEC --out RUN_DIR``: predict, then score with the published metrics.
+
+Runs ``cradle predict`` (resumable, cached) and scores the whole run against the gold labels of
+DATA: posts with :func:`cradle.pipelines.scoring.score_posts` ("valid only" and "all samples"),
+dialogues with :func:`cradle.metrics.dialogue.score_dialogues`. Writes ``RUN_DIR/scores.json``
+(the object ``cradle score --json`` prints) and prints the tables (or that object with
+``--json``). Rerunning a finished evaluation makes no model call.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from cradle.interfaces.cli._common import cli_errors, err_console, print_json
+from cradle.interfaces.cli.predict_cmd import (
+    ApiKeyEnvOpt,
+    CacheOpt,
+    ConcurrencyOpt,
+    DataArg,
+    DataDirOpt,
+    MaxAttemptsOpt,
+    MaxTokensOpt,
+    ModelOpt,
+    NoCacheOpt,
+    OutOpt,
+    PromptFileOpt,
+    QuietOpt,
+    RateLimitOpt,
+    SystemPromptFileOpt,
+    TemperatureOpt,
+    TimeoutOpt,
+    TopPOpt,
+    predict_to_dir,
+    show_run_summary,
+)
+
+if TYPE_CHECKING:
+    from cradle.data.datasets import Dataset
+
+__all__ = ["SCORES_NAME", "score_run", "register"]
+
+#: File name of the scores inside a run directory.
+SCORES_NAME = "scores.json"
+
+
+def score_run(dataset: Dataset, out: Path, *, bootstrap: int = 0, seed: int = 0) -> dict[str, Any] | None:
+    """Score the predictions of run directory ``out`` against ``dataset`` and write ``scores.json``.
+
+    Returns
+    -------
+    dict or None
+        The score object; ``None`` for dialogues when this installation has no dialogue metrics
+        (``cradle.metrics.dialogue``), in which case nothing is written.
+
+    Raises
+    ------
+    DataError
+        When predictions and gold items do not match one to one, or gold posts lack labels.
+    """
+    from cradle.data import read_predictions
+    from cradle.pipelines.rundir import PREDICTIONS_NAME
+    from cradle.pipelines.scoring import json_safe
+
+    pred_path = out / PREDICTIONS_NAME
+    if dataset.kind == "dialogues":
+        try:
+            from cradle.metrics.dialogue import score_dialogues
+        except ModuleNotFoundError as exc:
+            if exc.name != "cradle.metrics.dialogue":
+                raise
+            return None
+        preds = read_predictions(pred_path, "dialogue")
+        result = score_dialogues(dataset.dialogues, preds, bootstrap=bootstrap, seed=seed)
+    else:
+        from cradle.pipelines.scoring import score_posts
+
+        preds = read_predictions(pred_path, "post")
+        result = score_posts(dataset.posts, preds, bootstrap=bootstrap, seed=seed)
+    tmp = out / (SCORES_NAME + ".tmp")
+    tmp.write_text(json.dumps(json_safe(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(out / SCORES_NAME)
+    return result
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("evaluate")
+    @cli_errors
+    def evaluate(
+        data: DataArg,
+        model: ModelOpt,
+        out: OutOpt,
+        concurrency: ConcurrencyOpt = 8,
+        cache: CacheOpt = None,
+        no_cache: NoCacheOpt = False,
+        prompt_file: PromptFileOpt = None,
+        system_prompt_file: SystemPromptFileOpt = None,
+        temperature: TemperatureOpt = None,
+        top_p: TopPOpt = None,
+        max_tokens: MaxTokensOpt = None,
+        timeout: TimeoutOpt = 120.0,
+        max_attempts: MaxAttemptsOpt = 6,
+        rate_limit: RateLimitOpt = None,
+        api_key_env: ApiKeyEnvOpt = None,
+        data_dir: DataDirOpt = None,
+        bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for 95% intervals (0: none).", min=0)] = 0,
+        seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+        json_out: Annotated[bool, typer.Option("--json", help="Print the scores as one JSON object instead of tables.")] = False,
+        quiet: QuietOpt = False,
+    ) -> None:
+        """Predict DATA with SPEC into RUN_DIR, then score it: RUN_DIR/scores.json and tables."""
+        from cradle.interfaces.cli.score_cmd import show_scores
+
+        try:
+            dataset, summary = predict_to_dir(
+                data,
+                model,
+                out,
+                data_dir=data_dir,
+                concurrency=concurrency,
+                cache=cache,
+                no_cache=no_cache,
+                rate_limit=rate_limit,
+                progress=not quiet and err_console.is_terminal,
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=max_tokens,
+                prompt_file=prompt_file,
+                system_prompt_file=system_prompt_file,
+                api_key_env=api_key_env,
+                timeout=timeout,
+                max_attempts=max_attempts,
+            )
+        except KeyboardInterrupt:
+            err_console.print(f"interrupted: predictions so far are in {out}; rerun the same command to resume.", highlight=False)
+            raise typer.Exit(130) from None
+        if not quiet:
+            show_run_summary(summary)
+        result = score_run(dataset, out, bootstrap=bootstrap, seed=seed)
+        if result is None:
+            err_console.print(
+                f"dialogue scoring is not available in this installation (no cradle.metrics.dialogue); "
+                f"the predictions are in {out / 'predictions.jsonl'}",
+                highlight=False,
+            )
+            return
+        if json_out:
+            print_json(result)
+        else:
+            show_scores(result)
+            err_console.print(f"Wrote {out / SCORES_NAME}", highlight=False)
