@@ -44,6 +44,7 @@ __all__ = [
     "FinetuneResult",
     "TokenizedExample",
     "default_learning_rate",
+    "dtype_kwargs",
     "gradient_accumulation_steps",
     "split_dev",
     "tokenize_chat",
@@ -463,17 +464,27 @@ def _make_callback(history: list[dict[str, float]], progress: ProgressFn | None)
     return _Recorder()
 
 
+def dtype_kwargs(dtype: Any) -> dict[str, Any]:
+    """The ``from_pretrained`` keyword for a dtype (transformers renamed ``torch_dtype`` to ``dtype`` in 4.56).
+
+    Examples
+    --------
+    >>> list(dtype_kwargs("auto").values())
+    ['auto']
+    """
+    import transformers
+
+    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+    return {"dtype" if (major, minor) >= (4, 56) else "torch_dtype": dtype}
+
+
 def _load_model(settings: FinetuneSettings, base: str, precision: str) -> Any:
     import torch
-    import transformers
     from transformers import AutoModelForCausalLM
 
     # fp16 trains with automatic mixed precision over fp32 master weights; bf16 loads in bf16
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float32, "fp32": torch.float32}[precision]
-    # transformers renamed torch_dtype to dtype in 4.56
-    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
-    key = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
-    model = AutoModelForCausalLM.from_pretrained(base, **{key: dtype})
+    model = AutoModelForCausalLM.from_pretrained(base, **dtype_kwargs(dtype))
     if settings.method == "full":
         return model
     from peft import LoraConfig, get_peft_model
@@ -576,6 +587,9 @@ def finetune(
         data_collator=_Collator(int(tokenizer.pad_token_id)),
         callbacks=[_make_callback(history, progress)],
     )
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # progress goes through the callback, not print()
     started = time.monotonic()
     output = trainer.train()
     seconds = time.monotonic() - started

@@ -21,7 +21,7 @@ from cradle.detectors.base import DetectorSpec, SpecError
 from cradle.detectors.local.model import LocalModel, ModelFormatError
 from cradle.labels import PostLabel, apply_clinical_rules
 
-__all__ = ["LocalDetector", "default_model_path", "from_spec", "MAX_CHARS"]
+__all__ = ["LocalDetector", "decide_labels", "default_model_path", "from_spec", "MAX_CHARS"]
 
 #: Texts longer than this many characters get status ``invalid`` instead of a guess.
 MAX_CHARS = 100_000
@@ -40,6 +40,20 @@ def _windows(text: str, size: int, stride: int, min_words: int) -> list[str]:
     for start in range(0, max(1, len(words) - size + stride), stride):
         out.append(" ".join(words[start : start + size]))
     return out
+
+
+def decide_labels(proba: np.ndarray, labels: Sequence[str], thresholds: np.ndarray) -> tuple[str, ...]:
+    """Crisis labels whose score reaches their threshold, made consistent; else ``no_crisis``.
+
+    Examples
+    --------
+    >>> decide_labels(np.array([0.9, 0.2]), ["selfharm_past", "no_crisis"], np.array([0.5, 0.5]))
+    ('selfharm_past',)
+    """
+    fired = [lab for lab, p, t in zip(labels, proba, thresholds) if lab != PostLabel.NO_CRISIS.value and p >= t]
+    if not fired:
+        return (PostLabel.NO_CRISIS.value,)
+    return tuple(x.value for x in apply_clinical_rules(fired).labels)
 
 
 class LocalDetector:
@@ -103,10 +117,7 @@ class LocalDetector:
 
     def decide(self, proba: np.ndarray) -> tuple[str, ...]:
         """Labels of one row of scores: thresholds, then the clinical rules."""
-        fired = [lab for lab, p, t, c in zip(self.model.labels, proba, self.model.thresholds, self._crisis) if c and p >= t]
-        if not fired:
-            return (PostLabel.NO_CRISIS.value,)
-        return tuple(x.value for x in apply_clinical_rules(fired).labels)
+        return decide_labels(proba, self.model.labels, self.model.thresholds)
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """One prediction per text with labels and all 15 calibrated scores.
