@@ -119,16 +119,14 @@ class FakeProviderServer:
         self.requests: list[dict[str, Any]] = []
         self.call_times: dict[str, list[float]] = {}
         self._item_calls: Counter[str] = Counter()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> FakeProviderServer:
         handler = _make_handler(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -208,6 +206,20 @@ class FakeProviderServer:
         return headers.get("x-goog-api-key") == want or f"key={want}" in query
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128  # the default backlog of 5 drops connection bursts (1 s SYN retry)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return  # a client that gave up (timeout, kill -9)
+        super().handle_error(request, client_address)
+
+
 def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
@@ -236,6 +248,10 @@ def _make_handler(server: FakeProviderServer) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
             return
+
+        def parse_request(self) -> bool:
+            self.arrived = time.monotonic()  # the request line has just been read
+            return super().parse_request()
 
         def _send(self, status: int, body: bytes | dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
@@ -305,8 +321,9 @@ def _make_handler(server: FakeProviderServer) -> type[BaseHTTPRequestHandler]:
             return False
 
         def _wait(self) -> None:
+            """Answer ``delay`` seconds after the request arrived (parsing time included)."""
             if server.delay:
-                time.sleep(server.delay)
+                time.sleep(max(0.0, server.delay - (time.monotonic() - self.arrived)))
 
         # -- OpenAI --------------------------------------------------------------------
 
@@ -437,6 +454,6 @@ if __name__ == "__main__":
     ap.add_argument("--delay", type=float, default=0.0)
     args = ap.parse_args()
     srv = FakeProviderServer(delay=args.delay)
-    srv._server = ThreadingHTTPServer(("127.0.0.1", args.port), _make_handler(srv))
+    srv._server = _Server(("127.0.0.1", args.port), _make_handler(srv))
     print(f"listening on http://127.0.0.1:{args.port}")
     srv._server.serve_forever()

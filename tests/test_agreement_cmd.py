@@ -111,6 +111,10 @@ def test_non_ok_predictions_are_left_out(tmp_path):
     b = _predictions(tmp_path / "b.jsonl", {"1": ["rape_past"], "2": "invalid", "3": ["no_crisis"]})
     out = _agreement(a, b)
     assert out["n"] == 1 and out["excluded"] == 2 and out["sample_jaccard"] == 1.0
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    b.rename(run_dir / "predictions.jsonl")  # a run directory works too
+    assert _agreement(a, run_dir) == {**out, "b": str(run_dir / "predictions.jsonl")}
 
 
 def test_dialogue_turns(tmp_path):

@@ -214,6 +214,12 @@ def test_usage_errors(three_runs, tmp_path):
     assert res.exit_code == 2 and "bad.jsonl:1:labels" in res.output and "rape_past" in res.output
 
 
+def test_label_order_does_not_split_a_vote():
+    runs = [Run(n, n, {"x": Prediction(labels, id="x")}) for n, labels in (("a", (SI, SH)), ("b", (SH, SI)), ("c", (NC,)))]
+    result = ensemble_runs(runs)
+    assert set(result.predictions[0].labels) == {SI, SH} and result.items[0].agreement == "partial"
+
+
 def test_read_run_names_and_percentages():
     assert percentages({"all": 685, "partial": 272, "none": 43}) == {"all": 68.5, "partial": 27.2, "none": 4.3}
     shares = percentages({"a": 2, "b": 2, "c": 2}, digits=2)

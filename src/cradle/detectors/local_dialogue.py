@@ -18,9 +18,11 @@ and:
   (:func:`cradle.labels.apply_clinical_rules`) applied to everything raised so far drop it
   (an ``_ongoing`` confirm already raised blocks the ``_past`` one of the same type; active
   ideation blocks passive ideation of the same time frame);
-- **alert** ``alert_f`` is raised when the general risk ``1 - P(no_crisis)`` reaches
-  ``alert_threshold`` at a turn with no confirm, before any confirm and at most once; ``f`` is
-  the time frame holding most of the crisis score mass.
+- **alert** ``alert_f`` is raised, before any confirm and at most once, at a turn with no
+  confirm where some crisis label of time frame ``f`` comes within ``alert_threshold`` of its
+  confirm threshold: ``max_j p_j / t_j >= alert_threshold`` over the labels ``j`` of frame
+  ``f`` (``t_j`` the confirm threshold). The type is not yet clear, but the conversation is
+  heading towards one.
 
 Each label is raised at most once per dialogue, at the turn where it first appears. Encoding a
 turn costs the same whatever the length of the conversation, and the state is one vector and
@@ -82,8 +84,9 @@ class DialogueSettings:
     confirm_shift : float, default=0.0
         Added to the logit of every post label's threshold to get its confirm threshold
         (positive: stricter).
-    alert_threshold : float, default=0.8
-        Level of ``1 - P(no_crisis)`` that raises an alert, in (0, 1].
+    alert_threshold : float, default=0.5
+        Share of its confirm threshold that a crisis label's score must reach to raise an
+        alert, in (0, 1]; 1 never raises one (the label would be confirmed instead).
     meta : dict
         Provenance written by the tuning script (data, fingerprints, figures); not compared.
 
@@ -102,7 +105,7 @@ class DialogueSettings:
     decay: float = 0.5
     listener_weight: float = 0.0
     confirm_shift: float = 0.0
-    alert_threshold: float = 0.8
+    alert_threshold: float = 0.5
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -283,7 +286,6 @@ class LocalTurnDetector:
         self.history_window = history_window
         self.settings = settings if settings is not None else DialogueSettings.load(_model_folder(detector.spec))
         labels = list(self.model.labels)
-        self._no_crisis = labels.index(PostLabel.NO_CRISIS.value)
         self._crisis = [j for j, lab in enumerate(labels) if lab != PostLabel.NO_CRISIS.value]
         self._post = [labels[j] for j in self._crisis]
         self._confirm = [post_to_confirm(lab).value for lab in self._post]  # type: ignore[union-attr]
@@ -387,16 +389,17 @@ class LocalTurnDetector:
     def scores(self, context: np.ndarray) -> dict[str, float]:
         """The 16 dialogue label scores of a context vector.
 
-        A confirm label scores the calibrated probability of its post label; ``alert_f`` scores
-        ``1 - P(no_crisis)`` times the share of the crisis probability mass in time frame ``f``
-        (so the two alert scores add up to the general risk).
+        A confirm label scores the calibrated probability of its post label. ``alert_f``
+        scores ``min(1, max_j p_j / t_j)`` over the crisis labels ``j`` of time frame ``f``:
+        how close the nearest confirm of that frame is to its threshold ``t_j``.
         """
         p = self.model.calibrate(np.asarray(context, dtype=float)[None, :])[0]
         crisis = p[self._crisis]
-        risk = 1.0 - float(p[self._no_crisis])
-        mass = float(crisis.sum())
-        ongoing_share = float(crisis[self._ongoing].sum()) / mass if mass > 0 else 0.5
-        out = {"alert_ongoing": risk * ongoing_share, "alert_past": risk * (1.0 - ongoing_share)}
+        approach = crisis / self._thresholds
+        out = {
+            "alert_ongoing": min(1.0, float(approach[self._ongoing].max())),
+            "alert_past": min(1.0, float(approach[~self._ongoing].max())),
+        }
         out.update({c: float(x) for c, x in zip(self._confirm, crisis, strict=True)})
         return {x.value: out[x.value] for x in DIALOGUE_LABELS}
 
@@ -425,7 +428,8 @@ class LocalTurnDetector:
             new = [c for c in (post_to_confirm(x).value for x in fired if x in kept) if c not in raised]  # type: ignore[union-attr]
         confirmed = bool(new) or any(x.startswith("confirm_") for x in raised)
         alerted = any(x.startswith("alert_") for x in raised)
-        if not confirmed and not alerted and scores["alert_ongoing"] + scores["alert_past"] >= self.settings.alert_threshold:
+        level = max(scores["alert_ongoing"], scores["alert_past"])
+        if not confirmed and not alerted and level >= self.settings.alert_threshold and self.settings.alert_threshold < 1.0:
             new.append("alert_ongoing" if scores["alert_ongoing"] >= scores["alert_past"] else "alert_past")
         new.sort(key=_ORDER.__getitem__)
         state.raised.extend(new)

@@ -1,8 +1,8 @@
 """Agreement between two annotators' files: sample Jaccard, Cohen's kappa and Gwet's AC1.
 
 An annotation file is either a dataset file (anything :func:`cradle.data.load_dataset` reads:
-CRADLE Bench CSV, post JSONL, dialogue parquet/CSV/JSONL, or a dataset name) or a predictions
-JSONL (``{"id", "labels", "status"}`` per line). Items are matched by id: post ids, or
+CRADLE Bench CSV, post JSONL, dialogue parquet/CSV/JSONL, or a dataset name) or predictions: a
+JSONL of ``{"id", "labels", "status"}`` lines, or a run directory holding ``predictions.jsonl``. Items are matched by id: post ids, or
 ``"<dialogue id>:<turn_id>"`` for dialogue user turns (dialogues in the released row layout get
 the ids ``d0``, ``d1``, ... in file order, so two annotations of one file line up).
 
@@ -25,6 +25,7 @@ from cradle.data import DataError, RowIssue, load_dataset, read_predictions
 from cradle.data._text import read_utf8
 from cradle.labels import DIALOGUE_LABELS, POST_LABELS
 from cradle.metrics import annotator_agreement
+from cradle.pipelines.rundir import PREDICTIONS_NAME
 
 __all__ = ["Annotations", "read_annotations", "compare_annotators"]
 
@@ -72,7 +73,7 @@ def read_annotations(spec: str, schema: Schema | None = None, data_dir: str | Pa
     Parameters
     ----------
     spec : str
-        A path or a dataset name.
+        A path (dataset file, predictions JSONL or run directory) or a dataset name.
     schema : {"post", "dialogue"} or None
         The schema the labels must belong to; ``None`` detects it.
     data_dir : path, optional
@@ -88,6 +89,8 @@ def read_annotations(spec: str, schema: Schema | None = None, data_dir: str | Pa
         For unreadable files, unlabelled posts, or labels of the other schema.
     """
     path = Path(spec).expanduser()
+    if path.is_dir() and (path / PREDICTIONS_NAME).is_file():
+        path = path / PREDICTIONS_NAME
     if _is_predictions_file(path):
         preds = read_predictions(path, schema)
         labels = {str(p.id): tuple(p.labels) for p in preds if p.ok}

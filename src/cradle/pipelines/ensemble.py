@@ -291,13 +291,17 @@ def vote_item(
     votes: dict[str, tuple[str, ...] | None] = {name: (tuple(p.labels) if p.ok else None) for name, p in predictions.items()}
     statuses = {name: p.status.value for name, p in predictions.items()}
     ballots = [v for v in votes.values() if v is not None]
-    tally = Counter(ballots).most_common()
+    # a vote is a set: the order in which a run lists its labels does not matter
+    first_seen: dict[frozenset[str], tuple[str, ...]] = {}
+    for b in ballots:
+        first_seen.setdefault(frozenset(b), b)
+    tally = Counter(frozenset(b) for b in ballots).most_common()
     top = tally[0][1] if tally else 0
     leaders = [labels for labels, n in tally if n == top]
     if tally and top >= min_agree and len(leaders) == 1:
         unanimous = len(ballots) == len(votes) and len(tally) == 1
         item = ItemVote(item_id, "all" if unanimous else "partial", "vote", votes, statuses, top)
-        return Prediction(labels=leaders[0], status=Status.OK, id=item_id), item
+        return Prediction(labels=first_seen[leaders[0]], status=Status.OK, id=item_id), item
     why = f"no label set reached {min_agree} of {len(votes)} votes" if top < min_agree else f"{len(leaders)} label sets tie at {top} votes"
     if not ballots:
         why = "no run gave an ok answer"

@@ -54,6 +54,8 @@ __all__ = [
 
 #: Called after every optimizer step with ``(step, total_steps, latest logged values)``.
 ProgressFn = Callable[[int, int, Mapping[str, float]], None]
+#: Called when a stage begins, with a short description (``"loading the base model"``).
+StageFn = Callable[[str], None]
 
 _QWEN_LR = 8e-6
 _LLAMA_LR = 2e-5
@@ -424,7 +426,6 @@ def _training_arguments(settings: FinetuneSettings, out_dir: Path, accumulation:
         "data_seed": settings.seed,
         "bf16": precision == "bf16",
         "fp16": precision == "fp16",
-        "gradient_checkpointing": settings.gradient_checkpointing,
         "remove_unused_columns": False,
         "dataloader_pin_memory": False,
     }
@@ -437,8 +438,10 @@ def _training_arguments(settings: FinetuneSettings, out_dir: Path, accumulation:
             kwargs["warmup_ratio"] = settings.warmup_ratio
         else:  # transformers 5: a float below 1 is a ratio
             kwargs["warmup_steps"] = settings.warmup_ratio
-    if settings.gradient_checkpointing:
-        kwargs["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+    if settings.gradient_checkpointing:  # renamed activation_checkpointing in transformers 5.2x
+        name = "activation_checkpointing" if "activation_checkpointing" in params else "gradient_checkpointing"
+        kwargs[name] = True
+        kwargs[f"{name}_kwargs"] = {"use_reentrant": False}
     return TrainingArguments(**{k: v for k, v in kwargs.items() if k in params})
 
 
@@ -513,6 +516,7 @@ def finetune(
     data_info: Mapping[str, Any] | None = None,
     dev_info: Mapping[str, Any] | None = None,
     progress: ProgressFn | None = None,
+    stage: StageFn | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``settings.base`` on chat examples and save the best checkpoint with a model card.
 
@@ -533,6 +537,9 @@ def finetune(
         Source and fingerprint of the data, for the model card.
     progress : callable, optional
         Called after each optimizer step with ``(step, total_steps, latest values)``.
+    stage : callable, optional
+        Called with a short description as each stage begins (tokenizing, loading, training,
+        saving).
 
     Returns
     -------
@@ -546,6 +553,11 @@ def finetune(
     """
     settings.validate()
     require_finetune_packages()
+
+    def _stage(text: str) -> None:
+        if stage is not None:
+            stage(text)
+
     from transformers import AutoConfig, AutoTokenizer, Trainer, set_seed
 
     out = Path(out_dir)
@@ -568,6 +580,7 @@ def finetune(
     else:
         train_ex, dev_ex = list(train), list(dev)
         dev_source = str((dev_info or {}).get("source", "given"))
+    _stage(f"tokenizing {len(train_ex)} training and {len(dev_ex)} validation examples")
     train_tok, train_skipped = _tokenize_all(tokenizer, train_ex, settings.max_length)
     dev_tok, dev_skipped = _tokenize_all(tokenizer, dev_ex, settings.max_length)
     if not train_tok:
@@ -576,6 +589,7 @@ def finetune(
     world = int(os.environ.get("WORLD_SIZE", "1"))
     accumulation = gradient_accumulation_steps(settings.effective_batch, settings.per_device_batch, world)
     precision = _precision(settings.precision)
+    _stage(f"loading {settings.base} ({precision}, {'LoRA' if settings.method == 'lora' else 'full fine-tuning'})")
     model = _load_model(settings, base, precision)
     args = _training_arguments(settings, out, accumulation, lr, precision, bool(dev_tok))
     history: list[dict[str, float]] = []
@@ -590,24 +604,31 @@ def finetune(
     from transformers import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # progress goes through the callback, not print()
+    _stage(f"training: {len(train_tok)} examples, {settings.epochs:g} epochs, batch {settings.per_device_batch * accumulation * world}")
     started = time.monotonic()
     output = trainer.train()
     seconds = time.monotonic() - started
     state = trainer.state
 
+    _stage(f"saving to {out}")
     out.mkdir(parents=True, exist_ok=True)
-    trainer.model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
+    # save_model writes the adapter or the full weights, gathers sharded (FSDP, DeepSpeed)
+    # weights, and writes on the main process only
+    trainer.save_model(str(out))
     from cradle.prompts import PromptSet
 
     kind: Literal["post", "turn"] = "turn" if (data_info or {}).get("kind") == "dialogues" else "post"
     prompts = PromptSet.training("hf")
-    (out / PROMPT_FILE_NAME).write_text(prompts.template(kind).text + "\n", encoding="utf-8")
     best_step = None
     if state.best_model_checkpoint:
         best_step = int(Path(state.best_model_checkpoint).name.rsplit("-", 1)[-1])
-    if not settings.keep_checkpoints:
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of TrainingArguments; the card holds the settings
+        tokenizer.save_pretrained(str(out))
+        (out / PROMPT_FILE_NAME).write_text(prompts.template(kind).text + "\n", encoding="utf-8")
+        if not settings.keep_checkpoints:
+            shutil.rmtree(out / "checkpoints", ignore_errors=True)
 
     card: dict[str, Any] = {
         "cradle_version": __version__,
@@ -658,5 +679,6 @@ def finetune(
         "environment": _versions(),
         "settings": asdict(settings),
     }
-    write_model_card(out, card)
+    if main_process:
+        write_model_card(out, card)
     return FinetuneResult(out, card, history)

@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
     @app.command("agreement")
     @cli_errors
     def agreement(
-        a: Annotated[str, typer.Argument(help="First annotator: a dataset file or name, or a predictions JSONL.")],
+        a: Annotated[str, typer.Argument(help="First annotator: a dataset file or name, a predictions JSONL, or a run directory.")],
         b: Annotated[str, typer.Argument(help="Second annotator, same items.")],
         labels: Annotated[Optional[str], typer.Option(help="Label schema: post or dialogue (default: detected).")] = None,
         all_labels: Annotated[bool, typer.Option("--all-labels", help="Report every label of the schema, not only the labels used.")] = False,

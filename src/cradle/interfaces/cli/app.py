@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "detect_cmd",
     "ensemble_cmd",
     "evaluate_cmd",
+    "finetune_cmd",
     "predict_cmd",
     "score_cmd",
     "train_cmd",

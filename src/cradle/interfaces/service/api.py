@@ -116,6 +116,7 @@ class ConversationState(BaseModel):
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body is not valid JSON."},
     413: {"model": ErrorResponse, "description": "The body is larger than the service accepts."},
+    415: {"model": ErrorResponse, "description": "The body is not sent as application/json."},
     422: {"model": ErrorResponse, "description": "The body or a path parameter breaks the schema (e.g. a text too long)."},
 }
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."}}

@@ -108,9 +108,21 @@ def _loc(parts: tuple[Any, ...] | list[Any]) -> str:
     return out or "request"
 
 
+_BODY_MESSAGES = {
+    "missing": "the request has no body; send a JSON object",
+    "model_attributes_type": "the body must be a JSON object",
+}
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     # pydantic's "input" and "ctx" may hold the client's text: keep only loc, msg and type.
-    return [{"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in exc.errors()]
+    out = []
+    for e in exc.errors():
+        loc, kind, msg = _loc(e.get("loc", ())), str(e.get("type", "")), str(e.get("msg", ""))
+        if loc == "body" and kind in _BODY_MESSAGES:
+            msg = _BODY_MESSAGES[kind]
+        out.append({"loc": loc, "msg": msg, "type": kind})
+    return out
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -123,7 +135,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Any:
         if exc.status_code == 404:
-            message = f"no route {request.method} {request.url.path}" if request.url.path.startswith(("/v1", "/review")) else "not found"
+            message = f"no route {request.method} {request.url.path}"
         elif exc.status_code == 405:
             message = f"method {request.method} is not allowed on {request.url.path}"
         else:
@@ -133,6 +145,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Any:
         details = _validation_details(exc)
+        content_type = request.headers.get("content-type", "")
+        if request.url.path.startswith("/v1") and request.method == "POST" and "json" not in content_type.lower():
+            sent = content_type.split(";")[0].strip() or "no Content-Type"
+            return error_response(request, 415, f"the body must be JSON sent with 'Content-Type: application/json' (got {sent})")
         if any(d["type"] == "json_invalid" for d in details):
             first = next(e for e in exc.errors() if e.get("type") == "json_invalid")
             why = str((first.get("ctx") or {}).get("error", "")) or "cannot be parsed"
