@@ -41,7 +41,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_providers import FakeProviderServer  # noqa: E402
 
-_LABELS = ["no_crisis", "selfharm_ongoing", "rape_past", "suicideideation_passive_ongoing", "domesticviolence_past,sexualharassment_ongoing"]
+_LABELS = [
+    "no_crisis",
+    "selfharm_ongoing",
+    "rape_past",
+    "suicideideation_passive_ongoing",
+    "domesticviolence_past,sexualharassment_ongoing",
+]
 _FAULTS = ("rate_limit", "server_error", "unavailable", "hang", "bad_body", "malformed", "prose", "filter", "refusal")
 
 
@@ -133,7 +139,9 @@ def main() -> int:
         wall, _ = run_cli(cmd)
         verdict = "PASS" if srv.calls == 0 and wall < 2.0 else "FAIL"
         ok &= verdict == "PASS"
-        print(f"rerun: {srv.calls} server calls, wall {wall:.2f} s (runner {session_wall(run):.2f} s) (limit 0 calls, 2 s): {verdict}")
+        print(
+            f"rerun: {srv.calls} server calls, wall {wall:.2f} s (runner {session_wall(run):.2f} s) (limit 0 calls, 2 s): {verdict}"
+        )
 
         if args.kill_at is not None:
             krun = work / "run-killed"
@@ -162,9 +170,16 @@ def main() -> int:
 
     if args.faults is not None:
         rates = {k: args.faults for k in _FAULTS}
-        with FakeProviderServer(delay=args.delay, fault_rates=rates, retry_after="1", hang_seconds=3.0, seed=7) as srv:
+        with FakeProviderServer(delay=args.delay, fault_rates=rates, retry_after="0.2", hang_seconds=3.0, seed=7) as srv:
             frun = work / "run-faults"
-            fcmd = command(data, srv.openai_base, frun, work / "cache-faults.sqlite", args.concurrency, ["--timeout", "1", "--max-attempts", "4"])
+            fcmd = command(
+                data,
+                srv.openai_base,
+                frun,
+                work / "cache-faults.sqlite",
+                args.concurrency,
+                ["--timeout", "1", "--max-attempts", "4"],
+            )
             wall, _ = run_cli(fcmd)
             lines, unique, statuses = count_predictions(frun / "predictions.jsonl")
             verdict = "PASS" if unique == args.n == sum(statuses.values()) else "FAIL"

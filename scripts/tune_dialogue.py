@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from cradle.data import Dialogue, load_dataset
+from cradle.data import Dialogue, DialogueDataset, load_dataset
 from cradle.detectors.local import LocalDetector, LocalModel
 from cradle.detectors.local_dialogue import DEFAULT_SETTINGS, DialogueSettings, LocalTurnDetector, model_fingerprint
 from cradle.metrics.dialogue import align_dialogue_predictions, score_dialogues, timing_scores, turn_level_scores
@@ -89,7 +89,12 @@ def _predict(detector: Any, settings: DialogueSettings, dialogues: list[Dialogue
 
 def _distance(s: DialogueSettings) -> float:
     d = DEFAULT_SETTINGS
-    return abs(s.decay - d.decay) + abs(s.listener_weight - d.listener_weight) + abs(s.confirm_shift - d.confirm_shift) / 4 + abs(s.alert_threshold - d.alert_threshold)
+    return (
+        abs(s.decay - d.decay)
+        + abs(s.listener_weight - d.listener_weight)
+        + abs(s.confirm_shift - d.confirm_shift) / 4
+        + abs(s.alert_threshold - d.alert_threshold)
+    )
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -97,8 +102,17 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"n_dialogues": result["n_dialogues"], "n_user_turns": result["n_user_turns"]}
     for setting in ("turn_level", "dialogue_level", "confirm_only"):
         out[setting] = {k: round(result[setting][k], 4) for k in keep}
-    out["timing"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result["timing"].items() if not isinstance(v, dict)}
+    out["timing"] = {
+        k: (round(v, 4) if isinstance(v, float) else v) for k, v in result["timing"].items() if not isinstance(v, dict)
+    }
     return out
+
+
+def _load(name: str) -> DialogueDataset:
+    dataset = load_dataset(name, kind="dialogues")
+    if not isinstance(dataset, DialogueDataset):
+        raise SystemExit(f"{name} holds no dialogues")
+    return dataset
 
 
 def _search(detector: Any, dialogues: list[Dialogue], grid: dict[str, tuple[float, ...]]) -> DialogueSettings:
@@ -120,19 +134,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model-dir", type=Path, default=DEFAULT_DIR, help="Model folder (default: the packaged local:default).")
     ap.add_argument("--dev", default="synthetic:dialogues-dev", help="Dialogues to tune on.")
-    ap.add_argument("--report", nargs="*", default=[], help="Other dialogue sets to score with the chosen settings (not used for tuning).")
+    ap.add_argument(
+        "--report", nargs="*", default=[], help="Other dialogue sets to score with the chosen settings (not used for tuning)."
+    )
     ap.add_argument("--dry-run", action="store_true", help="Print the choice without writing dialogue.json.")
     args = ap.parse_args(argv)
 
     spec = "local:default" if args.model_dir.resolve() == DEFAULT_DIR.resolve() else f"local:{args.model_dir}"
     base = LocalDetector.load(str(args.model_dir) if spec != "local:default" else "default")
     detector = _Detector(_MemoModel(base.model), spec)
-    dev = load_dataset(args.dev, kind="dialogues")
-    dialogues = dev.dialogues  # type: ignore[union-attr]
+    dev = _load(args.dev)
+    dialogues = dev.dialogues
     started = time.monotonic()
     chosen = _search(detector, dialogues, GRID)
     n_combos = int(np.prod([len(v) for v in GRID.values()]))
-    print(f"searched {n_combos} settings on {args.dev} ({dev.n_user_turns} user turns) in {time.monotonic() - started:.1f} s")  # type: ignore[union-attr]
+    print(f"searched {n_combos} settings on {args.dev} ({dev.n_user_turns} user turns) in {time.monotonic() - started:.1f} s")
     figures = _summary(score_dialogues(dialogues, _predict(detector, chosen, dialogues)))
     without = _search(detector, dialogues, {**GRID, "alert_threshold": (1.0,)})
     figures_without = _summary(score_dialogues(dialogues, _predict(detector, without, dialogues)))
@@ -142,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     print("best without alerts (not chosen):", json.dumps({n: getattr(without, n) for n in names}))
     print(f"{args.dev} without alerts:", json.dumps(figures_without, indent=2))
     for name in args.report:
-        other = load_dataset(name, kind="dialogues")
-        print(f"{name}:", json.dumps(_summary(score_dialogues(other.dialogues, _predict(detector, chosen, other.dialogues))), indent=2))  # type: ignore[union-attr]
+        other = _load(name).dialogues
+        print(f"{name}:", json.dumps(_summary(score_dialogues(other, _predict(detector, chosen, other))), indent=2))
     if args.dry_run:
         return 0
     meta = {

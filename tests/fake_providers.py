@@ -118,6 +118,8 @@ class FakeProviderServer:
         self.faults: Counter[str] = Counter()
         self.requests: list[dict[str, Any]] = []
         self.call_times: dict[str, list[float]] = {}
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._item_calls: Counter[str] = Counter()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -163,11 +165,14 @@ class FakeProviderServer:
             self.faults.clear()
             self.requests.clear()
             self.call_times.clear()
+            self.max_in_flight = 0
             self._item_calls.clear()
 
     # -- decisions ---------------------------------------------------------------------------
 
-    def _register(self, engine: str, path: str, headers: dict[str, str], body: Any, user_text: str) -> tuple[str | None, list[str]]:
+    def _register(
+        self, engine: str, path: str, headers: dict[str, str], body: Any, user_text: str
+    ) -> tuple[str | None, list[str]]:
         """Count the call and decide its fault (or none) and its labels."""
         key = hashlib.sha256(user_text.encode("utf-8")).hexdigest()
         with self._lock:
@@ -268,6 +273,16 @@ def _make_handler(server: FakeProviderServer) -> type[BaseHTTPRequestHandler]:
                 pass
 
         def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+            with server._lock:
+                server.in_flight += 1
+                server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            try:
+                self._post()
+            finally:
+                with server._lock:
+                    server.in_flight -= 1
+
+        def _post(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
@@ -290,7 +305,9 @@ def _make_handler(server: FakeProviderServer) -> type[BaseHTTPRequestHandler]:
         def _transport_fault(self, engine: str, fault: str | None) -> bool:
             """Answer an HTTP-level fault; True when answered."""
             errors = {
-                "openai": lambda status, typ, msg, code=None: {"error": {"message": msg, "type": typ, "param": None, "code": code}},
+                "openai": lambda status, typ, msg, code=None: {
+                    "error": {"message": msg, "type": typ, "param": None, "code": code}
+                },
                 "anthropic": lambda status, typ, msg, code=None: {"type": "error", "error": {"type": typ, "message": msg}},
                 "gemini": lambda status, typ, msg, code=None: {"error": {"code": status, "message": msg, "status": typ.upper()}},
             }[engine]
@@ -329,18 +346,41 @@ def _make_handler(server: FakeProviderServer) -> type[BaseHTTPRequestHandler]:
 
         def _openai(self, body: dict[str, Any], headers: dict[str, str], query: str) -> None:
             if not server._authorised("openai", headers, query):
-                return self._send(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}})
+                return self._send(
+                    401,
+                    {
+                        "error": {
+                            "message": "Incorrect API key provided",
+                            "type": "invalid_request_error",
+                            "code": "invalid_api_key",
+                        }
+                    },
+                )
             if not isinstance(body.get("messages"), list) or not body.get("model"):
-                return self._send(400, {"error": {"message": "'model' and 'messages' are required", "type": "invalid_request_error"}})
+                return self._send(
+                    400, {"error": {"message": "'model' and 'messages' are required", "type": "invalid_request_error"}}
+                )
             user = "\n".join(m.get("content", "") for m in body["messages"] if m.get("role") == "user")
             fault, labels = server._register("openai", self.path, headers, body, user)
             self._wait()
             if self._transport_fault("openai", fault):
                 return None
             if fault == "filter_400":
-                return self._send(400, {"error": {"message": "The prompt was filtered", "type": "invalid_request_error", "code": "content_filter"}})
+                return self._send(
+                    400,
+                    {"error": {"message": "The prompt was filtered", "type": "invalid_request_error", "code": "content_filter"}},
+                )
             if fault == "quota":
-                return self._send(429, {"error": {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": "insufficient_quota"}})
+                return self._send(
+                    429,
+                    {
+                        "error": {
+                            "message": "You exceeded your current quota",
+                            "type": "insufficient_quota",
+                            "code": "insufficient_quota",
+                        }
+                    },
+                )
             text = _answer_text(fault, labels)
             message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
             finish = "stop"
@@ -358,7 +398,11 @@ def _make_handler(server: FakeProviderServer) -> type[BaseHTTPRequestHandler]:
                     "created": int(time.time()),
                     "model": body["model"],
                     "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": out_tokens, "total_tokens": prompt_tokens + out_tokens},
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": out_tokens,
+                        "total_tokens": prompt_tokens + out_tokens,
+                    },
                 },
             )
             return None
@@ -367,19 +411,48 @@ def _make_handler(server: FakeProviderServer) -> type[BaseHTTPRequestHandler]:
 
         def _anthropic(self, body: dict[str, Any], headers: dict[str, str], query: str) -> None:
             if not server._authorised("anthropic", headers, query):
-                return self._send(401, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
+                return self._send(
+                    401, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}
+                )
             if "anthropic-version" not in headers:
-                return self._send(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "anthropic-version header is required"}})
+                return self._send(
+                    400,
+                    {
+                        "type": "error",
+                        "error": {"type": "invalid_request_error", "message": "anthropic-version header is required"},
+                    },
+                )
             if not body.get("model") or not isinstance(body.get("messages"), list) or "max_tokens" not in body:
-                return self._send(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "model, messages and max_tokens are required"}})
+                return self._send(
+                    400,
+                    {
+                        "type": "error",
+                        "error": {"type": "invalid_request_error", "message": "model, messages and max_tokens are required"},
+                    },
+                )
             if "temperature" in body and "top_p" in body:
                 return self._send(
                     400,
-                    {"type": "error", "error": {"type": "invalid_request_error", "message": "`temperature` and `top_p` cannot both be specified for this model."}},
+                    {
+                        "type": "error",
+                        "error": {
+                            "type": "invalid_request_error",
+                            "message": "`temperature` and `top_p` cannot both be specified for this model.",
+                        },
+                    },
                 )
             if any(m.get("role") == "system" for m in body["messages"]):
-                return self._send(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "messages: unexpected role \"system\""}})
-            user = "\n".join(m["content"] if isinstance(m["content"], str) else "".join(b.get("text", "") for b in m["content"]) for m in body["messages"])
+                return self._send(
+                    400,
+                    {
+                        "type": "error",
+                        "error": {"type": "invalid_request_error", "message": 'messages: unexpected role "system"'},
+                    },
+                )
+            user = "\n".join(
+                m["content"] if isinstance(m["content"], str) else "".join(b.get("text", "") for b in m["content"])
+                for m in body["messages"]
+            )
             fault, labels = server._register("anthropic", self.path, headers, body, user)
             self._wait()
             if self._transport_fault("anthropic", fault):
@@ -414,13 +487,21 @@ def _make_handler(server: FakeProviderServer) -> type[BaseHTTPRequestHandler]:
                             "code": 400,
                             "message": "API key not valid. Please pass a valid API key.",
                             "status": "INVALID_ARGUMENT",
-                            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}],
+                            "details": [
+                                {
+                                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                    "reason": "API_KEY_INVALID",
+                                    "domain": "googleapis.com",
+                                }
+                            ],
                         }
                     },
                 )
             contents = body.get("contents")
             if not isinstance(contents, list) or not contents:
-                return self._send(400, {"error": {"code": 400, "message": "contents is not specified", "status": "INVALID_ARGUMENT"}})
+                return self._send(
+                    400, {"error": {"code": 400, "message": "contents is not specified", "status": "INVALID_ARGUMENT"}}
+                )
             user = "\n".join(p.get("text", "") for c in contents for p in c.get("parts", []))
             fault, labels = server._register("gemini", self.path, headers, body, user)
             self._wait()
@@ -428,7 +509,14 @@ def _make_handler(server: FakeProviderServer) -> type[BaseHTTPRequestHandler]:
                 return None
             usage = {"promptTokenCount": _tokens(user), "totalTokenCount": _tokens(user)}
             if fault == "filter":
-                return self._send(200, {"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": []}, "usageMetadata": usage, "modelVersion": model})
+                return self._send(
+                    200,
+                    {
+                        "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": []},
+                        "usageMetadata": usage,
+                        "modelVersion": model,
+                    },
+                )
             text = _answer_text(fault, labels)
             finish = "STOP"
             parts: list[dict[str, Any]] = [{"text": text}]

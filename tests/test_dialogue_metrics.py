@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, jaccard_score, precision_recall_fscore_support
 
 from cradle.data import DataError, Dialogue, Prediction, Status, Turn, write_dialogues_nested, write_predictions
-from cradle.labels import DIALOGUE_LABELS
+from cradle.labels import DIALOGUE_LABELS, DialogueLabel
 from cradle.metrics import SCALAR_METRICS
 from cradle.metrics.dialogue import (
     CONFIRM_LABELS,
@@ -43,7 +43,7 @@ CASES = {
 def _dialogue(did: str, rows: list[tuple[list[str], list[str]]]) -> Dialogue:
     turns = []
     for k, (gold, _) in enumerate(rows):
-        turns.append(Turn(2 * k, "user", f"user message {k}", tuple(gold)))
+        turns.append(Turn(2 * k, "user", f"user message {k}", tuple(DialogueLabel(x) for x in gold)))
         turns.append(Turn(2 * k + 1, "listener", f"listener reply {k}"))
     return Dialogue(did, tuple(turns))
 
@@ -82,7 +82,12 @@ def test_turn_level_matches_sklearn_on_hand_made_cases(case):
     assert result["turn_level"]["micro_precision"] == pytest.approx(1 / 5)
     assert result["turn_level"]["micro_recall"] == pytest.approx(1 / 3)
     assert result["turn_level"]["micro_f1"] == pytest.approx(2 / 8)
-    assert result["turn_level"]["per_label"]["confirm_SH_ongoing"] == {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "support": 1}
+    assert result["turn_level"]["per_label"]["confirm_SH_ongoing"] == {
+        "precision": 0.5,
+        "recall": 1.0,
+        "f1": pytest.approx(2 / 3),
+        "support": 1,
+    }
     assert result["n_dialogues"] == 4 and result["n_user_turns"] == 11
 
 
@@ -111,7 +116,15 @@ def test_timing_by_hand(case):
     dialogues, preds = case
     t = score_dialogues(dialogues, preds)["timing"]
     assert (t["n_gold"], t["early"], t["on_time"], t["late"], t["missed"]) == (3, 1, 1, 1, 0)
-    assert t["by_kind"]["alert"] == {"n_gold": 1, "early": 1, "on_time": 0, "late": 0, "missed": 0, "mean_offset": -1.0, "median_offset": -1.0}
+    assert t["by_kind"]["alert"] == {
+        "n_gold": 1,
+        "early": 1,
+        "on_time": 0,
+        "late": 0,
+        "missed": 0,
+        "mean_offset": -1.0,
+        "median_offset": -1.0,
+    }
     assert t["by_kind"]["confirm"]["late"] == 1 and t["by_kind"]["confirm"]["mean_offset"] == 0.5
     # A's confirm is warned by the early alert_past, B's by the confirm itself
     assert t["early_warning_rate"] == 1.0
@@ -222,14 +235,19 @@ def test_settings_match_sklearn_on_random_tables(data):
     for key, value in _sk(gold_d, pred_d, LABELS).items():
         assert dialogue_level_scores(aligned)[key] == pytest.approx(value), key
     confirm = set(CONFIRM_LABELS)
-    for key, value in _sk([[x for x in g if x in confirm] for g in gold], [[x for x in p if x in confirm] for p in pred], CONFIRM_LABELS).items():
+    for key, value in _sk(
+        [[x for x in g if x in confirm] for g in gold], [[x for x in p if x in confirm] for p in pred], CONFIRM_LABELS
+    ).items():
         assert confirm_only_scores(aligned)[key] == pytest.approx(value), key
 
 
 @settings(max_examples=40, deadline=None)
 @given(_dialogues)
 def test_a_perfect_detector_is_on_time_everywhere(data):
-    gold = [[g for g, _ in d] for d in data]
+    gold = []
+    for d in data:  # as in real gold data, a label sits only on the turn where it first appears
+        seen: set[str] = set()
+        gold.append([[x for x in g if not (x in seen or seen.add(x))] for g, _ in d])
     t = timing_scores(AlignedTurns.from_label_sets(gold, gold))
     assert t["on_time"] == t["n_gold"] and t["missed"] == 0 and t["false_alarms_per_dialogue"] == 0.0
     assert turn_level_scores(AlignedTurns.from_label_sets(gold, gold))["exact_match"] == 1.0
@@ -266,6 +284,17 @@ def test_cli_score_json_for_dialogues(case, tmp_path):
     assert result["turn_level"]["micro_f1"] == pytest.approx(0.25)
     tables = CliRunner().invoke(app, ["score", str(gold), str(pred)])
     assert tables.exit_code == 0 and "turn_level" in tables.stdout and "early_warning_rate" in tables.stdout
+
+
+def test_a_dialogue_without_user_turns_counts_as_an_empty_dialogue(case):
+    dialogues, preds = case
+    quiet = Dialogue("E", (Turn(0, "listener", "anyone there?"),))
+    result = score_dialogues([*dialogues, quiet], preds)
+    assert result["n_dialogues"] == 5 and result["n_user_turns"] == 11
+    assert result["dialogue_level"]["exact_match"] == pytest.approx(4 / 5)
+    assert result["timing"]["false_alarm_dialogue_rate"] == pytest.approx(1 / 3)
+    with pytest.raises(DataError, match="duplicate dialogue id"):
+        score_dialogues([*dialogues, dialogues[0]], preds)
 
 
 def test_align_keeps_dialogue_order(case):

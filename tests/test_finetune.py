@@ -225,8 +225,20 @@ def test_lora_smoke_trains_saves_loads_and_predicts(tiny_base, train_file, tmp_p
     best_step = next(h["step"] for h in card["results"]["history"] if h.get("eval_loss") == min(evals))
     assert card["results"]["best_step"] == best_step
 
-    detector = load_detector(f"hf:{out}", max_tokens=8)
+    detector = load_detector(f"hf:{out}", max_tokens=8, prompt_file=out / "prompt.txt")
     preds = detector.predict(["I cut my arm again", "a quiet week"])
+    # hf: loaded the base model with the adapter on top, not the base model alone
+    import torch
+    from peft import AutoPeftModelForCausalLM
+    from transformers import AutoModelForCausalLM
+
+    ids = torch.tensor([[2, 10, 11, 12, 13]])
+    loaded, _ = detector._load()
+    with torch.no_grad():
+        via_hf = loaded(ids).logits
+        via_peft = AutoPeftModelForCausalLM.from_pretrained(str(out)).eval()(ids).logits
+        base_only = AutoModelForCausalLM.from_pretrained(str(tiny_base)).eval()(ids).logits
+    assert torch.allclose(via_hf, via_peft, atol=1e-5) and not torch.allclose(via_hf, base_only, atol=1e-3)
     assert len(preds) == 2
     for p in preds:
         assert p.status.value in ("ok", "invalid"), p

@@ -156,7 +156,11 @@ class LLMDetector:
         self.model = provider.model
         self.base_url = provider.base_url
         if spec is None:
-            spec = f"{self.engine}:{self.base_url}#{self.model}" if self.engine == "openai-compatible" else f"{self.engine}:{self.model}"
+            spec = (
+                f"{self.engine}:{self.base_url}#{self.model}"
+                if self.engine == "openai-compatible"
+                else f"{self.engine}:{self.model}"
+            )
         self.spec = spec
         self.prompts = prompts or PromptSet.default(self.engine)
         self.temperature = float(temperature)
@@ -347,7 +351,9 @@ class LLMDetector:
     async def _resolve_all(self, requests: Sequence[ChatRequest], schema: Schema) -> list[Prediction]:
         async with self.open_client() as client:
             gate = SemaphoreGate(self.concurrency)
-            results = await asyncio.gather(*(self.aresolve(r, schema, client=client, gate=gate, cache=self.cache) for r in requests))
+            results = await asyncio.gather(
+                *(self.aresolve(r, schema, client=client, gate=gate, cache=self.cache) for r in requests)
+            )
         return [r.prediction for r in results]
 
     async def apredict(self, texts: Sequence[str]) -> list[Prediction]:
@@ -457,7 +463,9 @@ def from_spec(
         raise SpecError(f"engine {parsed.engine!r} is not an API engine; use one of {', '.join(sorted(PROVIDERS))}")
     if parsed.engine == "openai-compatible":
         if base_url is not None and base_url.rstrip("/") != parsed.base_url:
-            raise SpecError(f"openai-compatible takes its URL from the spec ({parsed.base_url}); do not pass base_url={base_url!r} as well")
+            raise SpecError(
+                f"openai-compatible takes its URL from the spec ({parsed.base_url}); do not pass base_url={base_url!r} as well"
+            )
         base_url = parsed.base_url
     provider = cls.from_environment(parsed.model, base_url=base_url, api_key_env=api_key_env)
     if prompts is None:

@@ -48,7 +48,7 @@ import numpy as np
 
 from cradle.data import Dialogue, Prediction, Status, Turn
 from cradle.detectors.local.detector import MAX_CHARS, LocalDetector, default_model_path
-from cradle.labels import DIALOGUE_LABELS, PostLabel, TimeFrame, apply_clinical_rules, confirm_to_post, post_to_confirm
+from cradle.labels import DIALOGUE_LABELS, PostLabel, TimeFrame, apply_clinical_rules, post_to_confirm
 
 __all__ = [
     "SETTINGS_NAME",
@@ -240,6 +240,13 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
+def _confirm_of(post: str) -> str:
+    confirm = post_to_confirm(post)
+    if confirm is None:
+        raise ValueError(f"{post!r} has no confirm label")
+    return confirm.value
+
+
 def _model_folder(spec: str) -> Path:
     name = spec.split(":", 1)[1] if spec.startswith("local:") else "default"
     return default_model_path() if name == "default" else Path(name).expanduser()
@@ -277,8 +284,12 @@ class LocalTurnDetector:
     [(), ('confirm_SH_ongoing',)]
     """
 
-    def __init__(self, detector: LocalDetector, settings: DialogueSettings | None = None, *, history_window: int | None = None) -> None:
-        if history_window is not None and (isinstance(history_window, bool) or not isinstance(history_window, int) or history_window < 0):
+    def __init__(
+        self, detector: LocalDetector, settings: DialogueSettings | None = None, *, history_window: int | None = None
+    ) -> None:
+        if history_window is not None and (
+            isinstance(history_window, bool) or not isinstance(history_window, int) or history_window < 0
+        ):
             raise ValueError(f"history_window must be a non-negative integer or None; got {history_window!r}")
         self.detector = detector
         self.model = detector.model
@@ -288,7 +299,9 @@ class LocalTurnDetector:
         labels = list(self.model.labels)
         self._crisis = [j for j, lab in enumerate(labels) if lab != PostLabel.NO_CRISIS.value]
         self._post = [labels[j] for j in self._crisis]
-        self._confirm = [post_to_confirm(lab).value for lab in self._post]  # type: ignore[union-attr]
+        self._confirm = [_confirm_of(lab) for lab in self._post]
+        self._post_of = dict(zip(self._confirm, self._post, strict=True))
+        self._confirm_of = dict(zip(self._post, self._confirm, strict=True))
         self._ongoing = np.array([PostLabel(lab).time_frame is TimeFrame.ONGOING for lab in self._post])
         thresholds = np.asarray(self.model.thresholds, dtype=float)[self._crisis]
         self._thresholds = _sigmoid(_logit(thresholds) + self.settings.confirm_shift)
@@ -423,9 +436,9 @@ class LocalTurnDetector:
         fired = [post for post, c, t in zip(self._post, self._confirm, self._thresholds, strict=True) if scores[c] >= t]
         new: list[str] = []
         if fired:
-            before = [confirm_to_post(x).value for x in state.raised if x.startswith("confirm_")]  # type: ignore[union-attr]
+            before = [self._post_of[x] for x in state.raised if x in self._post_of]
             kept = {x.value for x in apply_clinical_rules([*before, *fired]).labels}
-            new = [c for c in (post_to_confirm(x).value for x in fired if x in kept) if c not in raised]  # type: ignore[union-attr]
+            new = [self._confirm_of[x] for x in fired if x in kept and self._confirm_of[x] not in raised]
         confirmed = bool(new) or any(x.startswith("confirm_") for x in raised)
         alerted = any(x.startswith("alert_") for x in raised)
         level = max(scores["alert_ongoing"], scores["alert_past"])

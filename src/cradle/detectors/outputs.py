@@ -57,7 +57,9 @@ def prediction_from_reply(
     'blocked'
     """
     if blocked:
-        return Prediction(labels=(), status=Status.BLOCKED, raw=text, reason=block_reason or "blocked by the provider", usage=usage)
+        return Prediction(
+            labels=(), status=Status.BLOCKED, raw=text, reason=block_reason or "blocked by the provider", usage=usage
+        )
     parsed = parse_reply(text, schema)
     if parsed.ok:
         return Prediction(labels=parsed.labels, status=Status.OK, raw=text, usage=usage)

@@ -49,6 +49,7 @@ _STATUS_COLORS = {"ok": "#3a7d44", "invalid": "#E69F00", "blocked": "#D55E00", "
 _TIMING_COLORS = {"early": "#56B4E9", "on_time": "#009E73", "late": "#E69F00", "missed": "#b8bec6"}
 _SETTING_NAMES = {"turn_level": "turn level", "dialogue_level": "dialogue level", "confirm_only": "confirm only"}
 _FRAMES = ("ongoing", "past", "absent")
+_PAD = 14  # horizontal padding of the interval charts, room for the tick labels
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -184,7 +185,9 @@ def _load_gold(
             continue
         spec = names.pop()
         if not (_gold_is_local(spec) or data_dir):
-            notes.append(f"gold data {spec!r} (named in the manifests) is not available offline; pass --gold to add what needs it")
+            notes.append(
+                f"gold data {spec!r} (named in the manifests) is not available offline; pass --gold to add what needs it"
+            )
             continue
         try:
             dataset = load_dataset(spec, data_dir)
@@ -326,31 +329,37 @@ def _ticks(lo: float, hi: float) -> list[float]:
     return out
 
 
-def _forest_axis(domain: tuple[float, float], width: int = 260) -> str:
+def _forest_axis(domain: tuple[float, float], width: int = 220) -> str:
     lo, hi = domain
-    x = lambda v: 8 + (v - lo) / (hi - lo) * (width - 16)  # noqa: E731
-    parts = [f'<line x1="8" y1="17" x2="{width - 8}" y2="17" stroke="#9aa3ad"/>']
+    x = lambda v: _PAD + (v - lo) / (hi - lo) * (width - 2 * _PAD)  # noqa: E731
+    parts = [f'<line x1="{_PAD}" y1="17" x2="{width - _PAD}" y2="17" stroke="#9aa3ad"/>']
     for t in _ticks(lo, hi):
         parts.append(f'<line x1="{x(t):.1f}" y1="13" x2="{x(t):.1f}" y2="17" stroke="#9aa3ad"/>')
         parts.append(f'<text x="{x(t):.1f}" y="10" font-size="10" text-anchor="middle" fill="#5b6570">{t:.1f}</text>')
     return _svg(width, 20, "".join(parts), "axis")
 
 
-def _forest_row(value: float | None, ci: tuple[float, float] | None, domain: tuple[float, float], color: str, label: str, width: int = 260) -> str:
+def _forest_row(
+    value: float | None, ci: tuple[float, float] | None, domain: tuple[float, float], color: str, label: str, width: int = 220
+) -> str:
     lo, hi = domain
-    x = lambda v: 8 + (min(max(v, lo), hi) - lo) / (hi - lo) * (width - 16)  # noqa: E731
+    x = lambda v: _PAD + (min(max(v, lo), hi) - lo) / (hi - lo) * (width - 2 * _PAD)  # noqa: E731
     parts = [f'<line x1="{x(t):.1f}" y1="0" x2="{x(t):.1f}" y2="22" stroke="#eef0f3"/>' for t in _ticks(lo, hi)]
     if ci is not None:
-        parts.append(f'<line x1="{x(ci[0]):.1f}" y1="11" x2="{x(ci[1]):.1f}" y2="11" stroke="{color}" stroke-width="2.5" stroke-linecap="round"/>')
+        parts.append(
+            f'<line x1="{x(ci[0]):.1f}" y1="11" x2="{x(ci[1]):.1f}" y2="11" stroke="{color}" stroke-width="2.5" stroke-linecap="round"/>'
+        )
         for end in ci:
             parts.append(f'<line x1="{x(end):.1f}" y1="6" x2="{x(end):.1f}" y2="16" stroke="{color}" stroke-width="1.5"/>')
     if value is not None:
         text = f"{label}: {value:.3f}" + (f" (95% CI {ci[0]:.3f} to {ci[1]:.3f})" if ci else "")
-        parts.append(f'<circle cx="{x(value):.1f}" cy="11" r="5" fill="{color}" stroke="#fff" stroke-width="1.5">{_title(text)}</circle>')
+        parts.append(
+            f'<circle cx="{x(value):.1f}" cy="11" r="5" fill="{color}" stroke="#fff" stroke-width="1.5">{_title(text)}</circle>'
+        )
     return _svg(width, 22, "".join(parts), label)
 
 
-def _stacked(counts: Mapping[str, int], colors: Mapping[str, str], label: str, width: int = 260, height: int = 16) -> str:
+def _stacked(counts: Mapping[str, int], colors: Mapping[str, str], label: str, width: int = 200, height: int = 16) -> str:
     total = sum(counts.values())
     if total == 0:
         return _svg(width, height, f'<rect width="{width}" height="{height}" fill="#eef0f3"/>', label)
@@ -359,7 +368,9 @@ def _stacked(counts: Mapping[str, int], colors: Mapping[str, str], label: str, w
         if not n:
             continue
         w = n / total * width
-        parts.append(f'<rect x="{x:.2f}" y="0" width="{w:.2f}" height="{height}" fill="{colors.get(key, "#888")}">{_title(f"{key}: {n} ({100 * n / total:.1f}%)")}</rect>')
+        parts.append(
+            f'<rect x="{x:.2f}" y="0" width="{w:.2f}" height="{height}" fill="{colors.get(key, "#888")}">{_title(f"{key}: {n} ({100 * n / total:.1f}%)")}</rect>'
+        )
         x += w
     return _svg(width, height, "".join(parts), label)
 
@@ -384,7 +395,9 @@ def _bar_panels(
         parts.append(f'<text x="{x0}" y="14" font-size="12" font-weight="600" fill="#1d2329">{escape(metric)}</text>')
         for t in (0.0, 0.25, 0.5, 0.75, 1.0):
             xt = x0 + t * panel_w
-            parts.append(f'<line x1="{xt:.1f}" y1="{top - 6}" x2="{xt:.1f}" y2="{height - 18}" stroke="{"#c9cfd6" if t in (0.0, 1.0) else "#eef0f3"}"/>')
+            parts.append(
+                f'<line x1="{xt:.1f}" y1="{top - 6}" x2="{xt:.1f}" y2="{height - 18}" stroke="{"#c9cfd6" if t in (0.0, 1.0) else "#eef0f3"}"/>'
+            )
             parts.append(f'<text x="{xt:.1f}" y="{height - 5}" font-size="9.5" text-anchor="middle" fill="#5b6570">{t:g}</text>')
     for i, lab in enumerate(labels):
         y0 = top + i * row_h
@@ -404,11 +417,17 @@ def _bar_panels(
                 if v is None:
                     continue
                 w = max(v * panel_w, 1.0 if v == 0 else 0)
-                parts.append(f'<rect x="{x0}" y="{y}" width="{w:.1f}" height="{bar}" fill="{color}" opacity="{0.35 if faded else 1}">{_title(f"{name} · {lab} · {metric} {v:.3f}")}</rect>')
+                parts.append(
+                    f'<rect x="{x0}" y="{y}" width="{w:.1f}" height="{bar}" fill="{color}" opacity="{0.35 if faded else 1}">{_title(f"{name} · {lab} · {metric} {v:.3f}")}</rect>'
+                )
     return _svg(width, height, "".join(parts), title)
 
 
-def _grouped_columns(groups: Sequence[str], series: Sequence[tuple[str, str, Sequence[float | None], Sequence[tuple[float, float] | None]]], title: str) -> str:
+def _grouped_columns(
+    groups: Sequence[str],
+    series: Sequence[tuple[str, str, Sequence[float | None], Sequence[tuple[float, float] | None]]],
+    title: str,
+) -> str:
     """Vertical grouped bars with interval whiskers (one group per setting, one bar per run)."""
     n = max(1, len(series))
     bar_w = max(10, min(34, 150 // n))
@@ -419,7 +438,9 @@ def _grouped_columns(groups: Sequence[str], series: Sequence[tuple[str, str, Seq
     y = lambda v: top + (1 - v) * plot_h  # noqa: E731
     parts = []
     for t in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0):
-        parts.append(f'<line x1="{left}" y1="{y(t):.1f}" x2="{width - 10}" y2="{y(t):.1f}" stroke="{"#c9cfd6" if t == 0 else "#eef0f3"}"/>')
+        parts.append(
+            f'<line x1="{left}" y1="{y(t):.1f}" x2="{width - 10}" y2="{y(t):.1f}" stroke="{"#c9cfd6" if t == 0 else "#eef0f3"}"/>'
+        )
         parts.append(f'<text x="{left - 6}" y="{y(t) + 3.5:.1f}" font-size="10" text-anchor="end" fill="#5b6570">{t:.1f}</text>')
     for g, group in enumerate(groups):
         gx = left + g * group_w + 18
@@ -427,27 +448,39 @@ def _grouped_columns(groups: Sequence[str], series: Sequence[tuple[str, str, Seq
             v = values[g]
             x = gx + r * (bar_w + 4)
             if v is not None:
-                parts.append(f'<rect x="{x}" y="{y(v):.1f}" width="{bar_w}" height="{plot_h - (y(v) - top):.1f}" fill="{color}">{_title(f"{name} · {group}: {v:.3f}")}</rect>')
+                parts.append(
+                    f'<rect x="{x}" y="{y(v):.1f}" width="{bar_w}" height="{plot_h - (y(v) - top):.1f}" fill="{color}">{_title(f"{name} · {group}: {v:.3f}")}</rect>'
+                )
             ci = cis[g]
             if ci is not None:
                 cx = x + bar_w / 2
-                parts.append(f'<line x1="{cx}" y1="{y(ci[1]):.1f}" x2="{cx}" y2="{y(ci[0]):.1f}" stroke="#1d2329" stroke-width="1.3"/>')
+                parts.append(
+                    f'<line x1="{cx}" y1="{y(ci[1]):.1f}" x2="{cx}" y2="{y(ci[0]):.1f}" stroke="#1d2329" stroke-width="1.3"/>'
+                )
                 for end in ci:
-                    parts.append(f'<line x1="{cx - 4}" y1="{y(end):.1f}" x2="{cx + 4}" y2="{y(end):.1f}" stroke="#1d2329" stroke-width="1.3"/>')
-        parts.append(f'<text x="{gx + (n * (bar_w + 4)) / 2 - 2}" y="{top + plot_h + 18}" font-size="12" text-anchor="middle" fill="#1d2329">{escape(group)}</text>')
+                    parts.append(
+                        f'<line x1="{cx - 4}" y1="{y(end):.1f}" x2="{cx + 4}" y2="{y(end):.1f}" stroke="#1d2329" stroke-width="1.3"/>'
+                    )
+        parts.append(
+            f'<text x="{gx + (n * (bar_w + 4)) / 2 - 2}" y="{top + plot_h + 18}" font-size="12" text-anchor="middle" fill="#1d2329">{escape(group)}</text>'
+        )
     return _svg(width, height, "".join(parts), title)
 
 
 def _heatmap(matrix: Sequence[Sequence[int]], title: str) -> str:
     """Gold frame (rows) against predicted frame (columns); the absent/absent cell is blank."""
-    cell, left, top = 54, 70, 34
+    cell, left, top = 54, 88, 34
     width, height = left + 3 * cell + 6, top + 3 * cell + 6
     parts = [f'<text x="{left + 1.5 * cell}" y="11" font-size="10.5" text-anchor="middle" fill="#5b6570">predicted</text>']
     for j, name in enumerate(_FRAMES):
-        parts.append(f'<text x="{left + (j + 0.5) * cell}" y="{top - 7}" font-size="10.5" text-anchor="middle" fill="#1d2329">{name}</text>')
+        parts.append(
+            f'<text x="{left + (j + 0.5) * cell}" y="{top - 7}" font-size="10.5" text-anchor="middle" fill="#1d2329">{name}</text>'
+        )
     for i, name in enumerate(_FRAMES):
         row_total = sum(matrix[i]) or 1
-        parts.append(f'<text x="{left - 6}" y="{top + (i + 0.5) * cell + 4}" font-size="10.5" text-anchor="end" fill="#1d2329">gold {name}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{top + (i + 0.5) * cell + 4}" font-size="10.5" text-anchor="end" fill="#1d2329">gold {name}</text>'
+        )
         for j in range(3):
             x, yy = left + j * cell, top + i * cell
             if i == 2 and j == 2:
@@ -456,10 +489,20 @@ def _heatmap(matrix: Sequence[Sequence[int]], title: str) -> str:
             n = matrix[i][j]
             share = n / row_total
             diagonal = i == j
-            fill = f"rgba(0,114,178,{0.12 + 0.75 * share:.3f})" if diagonal else f"rgba(213,94,0,{0.08 + 0.85 * share:.3f})" if n else "#f5f6f8"
+            fill = (
+                f"rgba(0,114,178,{0.12 + 0.75 * share:.3f})"
+                if diagonal
+                else f"rgba(213,94,0,{0.08 + 0.85 * share:.3f})"
+                if n
+                else "#f5f6f8"
+            )
             ink = "#fff" if share > 0.55 else "#1d2329"
-            parts.append(f'<rect x="{x}" y="{yy}" width="{cell - 2}" height="{cell - 2}" rx="3" fill="{fill}">{_title(f"gold {_FRAMES[i]}, predicted {_FRAMES[j]}: {n}")}</rect>')
-            parts.append(f'<text x="{x + cell / 2 - 1}" y="{yy + cell / 2 + 4}" font-size="13" text-anchor="middle" fill="{ink}">{n}</text>')
+            parts.append(
+                f'<rect x="{x}" y="{yy}" width="{cell - 2}" height="{cell - 2}" rx="3" fill="{fill}">{_title(f"gold {_FRAMES[i]}, predicted {_FRAMES[j]}: {n}")}</rect>'
+            )
+            parts.append(
+                f'<text x="{x + cell / 2 - 1}" y="{yy + cell / 2 + 4}" font-size="13" text-anchor="middle" fill="{ink}">{n}</text>'
+            )
     return _svg(width, height, "".join(parts), title)
 
 
@@ -509,7 +552,13 @@ def _post_sections(runs: Sequence[RunReport], gold: Dataset | None) -> dict[str,
     if ranked:
         support = {lab: int((ranked[0].scores["all_samples"]["per_label"].get(lab) or {}).get("support", 0)) for lab in labels}  # type: ignore[index]
     per_label = (
-        _bar_panels(labels, [(r.name, r.color, r.scores["all_samples"]["per_label"]) for r in ranked], ("precision", "recall", "f1"), support, "per-label scores")  # type: ignore[index]
+        _bar_panels(
+            labels,
+            [(r.name, r.color, r.scores["all_samples"]["per_label"]) for r in ranked],
+            ("precision", "recall", "f1"),
+            support,
+            "per-label scores",
+        )  # type: ignore[index]
         if ranked
         else ""
     )
@@ -522,28 +571,44 @@ def _post_sections(runs: Sequence[RunReport], gold: Dataset | None) -> dict[str,
                 for t, m in c["by_type"].items()
                 if m[0][1] or m[1][0]
             ]
-            confusions.append({"run": r, "heatmap": _heatmap(c["total"], f"time-frame confusions of {r.name}"), "swaps": swaps, "total": c["total"], "n_posts": c["n_posts"]})
+            confusions.append(
+                {
+                    "run": r,
+                    "heatmap": _heatmap(c["total"], f"time-frame confusions of {r.name}"),
+                    "swaps": swaps,
+                    "total": c["total"],
+                    "n_posts": c["n_posts"],
+                }
+            )
     return {
         "leaderboard": leaderboard,
         "axis": _forest_axis(domain),
         "status_rows": status_rows,
         "per_label": per_label,
-        "per_label_rows": [(lab, support.get(lab), [(r, r.scores["all_samples"]["per_label"].get(lab) or {}) for r in ranked]) for lab in labels],  # type: ignore[index]
+        "per_label_rows": [
+            (lab, support.get(lab), [(r, r.scores["all_samples"]["per_label"].get(lab) or {}) for r in ranked]) for lab in labels
+        ],  # type: ignore[index]
         "confusions": confusions,
         "unscored": [r for r in runs if not r.scores],
     }
 
 
-def _dumbbell(valid: float | None, all_: float | None, domain: tuple[float, float], color: str, label: str, width: int = 260) -> str:
+def _dumbbell(
+    valid: float | None, all_: float | None, domain: tuple[float, float], color: str, label: str, width: int = 220
+) -> str:
     lo, hi = domain
-    x = lambda v: 8 + (min(max(v, lo), hi) - lo) / (hi - lo) * (width - 16)  # noqa: E731
+    x = lambda v: _PAD + (min(max(v, lo), hi) - lo) / (hi - lo) * (width - 2 * _PAD)  # noqa: E731
     parts = [f'<line x1="{x(t):.1f}" y1="0" x2="{x(t):.1f}" y2="22" stroke="#eef0f3"/>' for t in _ticks(lo, hi)]
     if valid is not None and all_ is not None:
         parts.append(f'<line x1="{x(all_):.1f}" y1="11" x2="{x(valid):.1f}" y2="11" stroke="#9aa3ad" stroke-width="2"/>')
-    if all_ is not None:
-        parts.append(f'<circle cx="{x(all_):.1f}" cy="11" r="5" fill="{color}">{_title(f"{label}, all samples: {all_:.3f}")}</circle>')
     if valid is not None:
-        parts.append(f'<circle cx="{x(valid):.1f}" cy="11" r="5" fill="#fff" stroke="{color}" stroke-width="2">{_title(f"{label}, valid only: {valid:.3f}")}</circle>')
+        parts.append(
+            f'<circle cx="{x(valid):.1f}" cy="11" r="6" fill="#fff" stroke="{color}" stroke-width="2">{_title(f"{label}, valid only: {valid:.3f}")}</circle>'
+        )
+    if all_ is not None:
+        parts.append(
+            f'<circle cx="{x(all_):.1f}" cy="11" r="3.6" fill="{color}">{_title(f"{label}, all samples: {all_:.3f}")}</circle>'
+        )
     return _svg(width, 22, "".join(parts), f"valid only against all samples, {label}")
 
 
@@ -563,7 +628,9 @@ def _dialogue_sections(runs: Sequence[RunReport]) -> dict[str, Any]:
             "m": {k: r.scores.get(k) or {} for k in settings},  # type: ignore[union-attr]
             "n_dialogues": r.scores.get("n_dialogues"),  # type: ignore[union-attr]
             "n_user_turns": r.scores.get("n_user_turns"),  # type: ignore[union-attr]
-            "forest": _forest_row(_num(r.scores["turn_level"].get("micro_f1")), _ci(r.scores["turn_level"], "micro_f1"), domain, r.color, r.name),  # type: ignore[index]
+            "forest": _forest_row(
+                _num(r.scores["turn_level"].get("micro_f1")), _ci(r.scores["turn_level"], "micro_f1"), domain, r.color, r.name
+            ),  # type: ignore[index]
             "ci": _ci_text(r.scores["turn_level"], "micro_f1"),  # type: ignore[index]
         }
         for i, r in enumerate(ranked, start=1)
@@ -583,30 +650,63 @@ def _dialogue_sections(runs: Sequence[RunReport]) -> dict[str, Any]:
     labels = [x.value for x in DIALOGUE_LABELS]
     support = {}
     if ranked:
-        support = {lab: int(((ranked[0].scores["turn_level"].get("per_label") or {}).get(lab) or {}).get("support", 0)) for lab in labels}  # type: ignore[index]
+        support = {
+            lab: int(((ranked[0].scores["turn_level"].get("per_label") or {}).get(lab) or {}).get("support", 0)) for lab in labels
+        }  # type: ignore[index]
     per_label = (
-        _bar_panels(labels, [(r.name, r.color, r.scores["turn_level"].get("per_label") or {}) for r in ranked], ("precision", "recall", "f1"), support, "turn-level per-label scores")  # type: ignore[index]
+        _bar_panels(
+            labels,
+            [(r.name, r.color, r.scores["turn_level"].get("per_label") or {}) for r in ranked],
+            ("precision", "recall", "f1"),
+            support,
+            "turn-level per-label scores",
+        )  # type: ignore[index]
         if ranked
         else ""
     )
-    timing = []
+    timing: list[dict[str, Any]] = []
+    rate_keys: list[str] = []
     for r in ranked:
         t = r.scores.get("timing") or {}  # type: ignore[union-attr]
         outcome = {k: int(t.get(k) or 0) for k in _TIMING_COLORS}
         by_kind = {
-            kind: _stacked({k: int(v.get(k) or 0) for k in _TIMING_COLORS}, _TIMING_COLORS, f"{kind} timing of {r.name}", width=200, height=12)
+            kind: _stacked(
+                {k: int(v.get(k) or 0) for k in _TIMING_COLORS},
+                _TIMING_COLORS,
+                f"{kind} timing of {r.name}",
+                width=200,
+                height=12,
+            )
             for kind, v in (t.get("by_kind") or {}).items()
             if isinstance(v, dict)
         }
-        rates = [(k, v, _ci_text(t, k)) for k, v in t.items() if k not in _TIMING_COLORS and k not in ("by_kind", "ci", "n_gold", "tolerance") and _num(v) is not None]
-        timing.append({"run": r, "t": t, "bar": _stacked(outcome, _TIMING_COLORS, f"timing of {r.name}"), "outcome": outcome, "by_kind": by_kind, "rates": rates})
+        rates = {
+            k: (v, _ci_text(t, k))
+            for k, v in t.items()
+            if k not in _TIMING_COLORS and k not in ("by_kind", "ci", "n_gold", "tolerance") and _num(v) is not None
+        }
+        rate_keys += [k for k in rates if k not in rate_keys]
+        timing.append(
+            {
+                "run": r,
+                "t": t,
+                "bar": _stacked(outcome, _TIMING_COLORS, f"timing of {r.name}"),
+                "outcome": outcome,
+                "by_kind": by_kind,
+                "rates": rates,
+            }
+        )
     return {
         "leaderboard": leaderboard,
         "axis": _forest_axis(domain),
         "charts": charts,
         "per_label": per_label,
         "timing": timing,
-        "status_rows": [{"run": r, "bar": _stacked(r.status_counts, _STATUS_COLORS, f"status counts of {r.name}"), "counts": r.status_counts} for r in runs],
+        "rate_keys": rate_keys,
+        "status_rows": [
+            {"run": r, "bar": _stacked(r.status_counts, _STATUS_COLORS, f"status counts of {r.name}"), "counts": r.status_counts}
+            for r in runs
+        ],
         "unscored": [r for r in runs if not r.scores],
     }
 
@@ -619,7 +719,12 @@ def _findings(posts: dict[str, Any] | None, dialogues: dict[str, Any] | None) ->
         board = section["leaderboard"]
         top = board[0]
         m = top["all"] if key else top["m"]["turn_level"]
-        out.append(f"Best {metric_name}: {top['run'].name} at {_fmt(m.get('micro_f1'))}" + (f" (95% CI {top['ci'][1:-1].replace(', ', ' to ')})." if top["ci"] else "."))
+        best = _fmt(m.get("micro_f1"))
+        tied = [row["run"].name for row in board if _fmt((row["all"] if key else row["m"]["turn_level"]).get("micro_f1")) == best]
+        if len(tied) > 1:
+            out.append(f"Best {metric_name}: {', '.join(tied)} tie at {best}.")
+            continue
+        out.append(f"Best {metric_name}: {top['run'].name} at {best}" + (f" (95% CI {top['ci'][1:-1].replace(', ', ' to ')})." if top["ci"] else "."))
         if len(board) > 1:
             second = board[1]
             m2 = second["all"] if key else second["m"]["turn_level"]
@@ -633,19 +738,25 @@ def _findings(posts: dict[str, Any] | None, dialogues: dict[str, Any] | None) ->
             bad = sum(n for s, n in row["counts"].items() if s != "ok")
             valid, all_ = row["gap"]["micro_f1"]
             if bad and valid is not None and all_ is not None:
-                out.append(f"{row['run'].name}: {bad} output(s) not ok; micro F1 {valid:.3f} on valid samples only, {all_:.3f} counting them wrong.")
+                out.append(
+                    f"{row['run'].name}: {bad} output(s) not ok; micro F1 {valid:.3f} on valid samples only, {all_:.3f} counting them wrong."
+                )
         for c in posts["confusions"]:
             total = c["total"]
             swaps = total[0][1] + total[1][0]
             if swaps:
-                out.append(f"{c['run'].name}: {swaps} crisis mention(s) with the right type but the wrong time frame ({total[0][1]} ongoing taken as past, {total[1][0]} past taken as ongoing).")
+                out.append(
+                    f"{c['run'].name}: {swaps} crisis mention(s) with the right type but the wrong time frame ({total[0][1]} ongoing taken as past, {total[1][0]} past taken as ongoing)."
+                )
     return out
 
 
 # -- the page ---------------------------------------------------------------------------------
 
 
-def render_report(runs: Sequence[RunReport], gold: Dataset | None = None, *, title: str = "cradle report", notes: Sequence[str] = ()) -> str:
+def render_report(
+    runs: Sequence[RunReport], gold: Dataset | None = None, *, title: str = "cradle report", notes: Sequence[str] = ()
+) -> str:
     """The HTML of the report for loaded runs.
 
     Parameters
@@ -665,10 +776,11 @@ def render_report(runs: Sequence[RunReport], gold: Dataset | None = None, *, tit
     from jinja2 import Environment, FileSystemLoader, select_autoescape
     from markupsafe import Markup
 
-    for i, run in enumerate(runs):
-        run.color = PALETTE[i % len(PALETTE)]
     post_runs = [r for r in runs if r.kind == "posts"]
     dialogue_runs = [r for r in runs if r.kind == "dialogues"]
+    for group in (post_runs, dialogue_runs):
+        for i, run in enumerate(group):
+            run.color = PALETTE[i % len(PALETTE)]
     posts = _post_sections(post_runs, gold) if post_runs else None
     dialogues = _dialogue_sections(dialogue_runs) if dialogue_runs else None
     env = Environment(loader=FileSystemLoader(str(_TEMPLATE_DIR)), autoescape=select_autoescape(["html"]))

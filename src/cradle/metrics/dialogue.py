@@ -213,7 +213,11 @@ def align_dialogue_predictions(dialogues: Sequence[Dialogue], predictions: Seque
     """
     issues: list[RowIssue] = []
     seen: set[str] = set()
-    dupes = [d.id for d in dialogues if d.id in seen or seen.add(d.id)]  # type: ignore[func-returns-value]
+    dupes: list[str] = []
+    for d in dialogues:
+        if d.id in seen:
+            dupes.append(d.id)
+        seen.add(d.id)
     if dupes:
         issues.append(RowIssue("gold", 0, "id", f"{len(dupes)} duplicate dialogue id(s), e.g. {dupes[:5]}"))
     by_id: dict[str, Prediction] = {}
@@ -232,7 +236,14 @@ def align_dialogue_predictions(dialogues: Sequence[Dialogue], predictions: Seque
     if missing:
         issues.append(RowIssue("predictions", 0, "id", f"{len(missing)} user turn(s) have no prediction, e.g. {missing[:5]}"))
     if extra:
-        issues.append(RowIssue("predictions", 0, "id", f"{len(extra)} prediction(s) match no user turn (ids are DIALOGUE:TURN_ID of user turns), e.g. {extra[:5]}"))
+        issues.append(
+            RowIssue(
+                "predictions",
+                0,
+                "id",
+                f"{len(extra)} prediction(s) match no user turn (ids are DIALOGUE:TURN_ID of user turns), e.g. {extra[:5]}",
+            )
+        )
     pred_rows: list[list[str]] = []
     flags: list[bool] = []
     for item in item_ids:
@@ -263,7 +274,9 @@ def align_dialogue_predictions(dialogues: Sequence[Dialogue], predictions: Seque
 
 def _nan_scores(labels: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {k: float("nan") for k in SCALAR_METRICS}
-    out["per_label"] = {lab: {"precision": float("nan"), "recall": float("nan"), "f1": float("nan"), "support": 0} for lab in labels}
+    out["per_label"] = {
+        lab: {"precision": float("nan"), "recall": float("nan"), "f1": float("nan"), "support": 0} for lab in labels
+    }
     return out
 
 
@@ -336,7 +349,9 @@ def confirm_only_scores(
     0.0
     """
     cols = _CONFIRM_COLUMNS
-    return _scores(aligned.y_true[:, cols], aligned.y_pred[:, cols], CONFIRM_LABELS, aligned.groups, bootstrap, seed, zero_division)
+    return _scores(
+        aligned.y_true[:, cols], aligned.y_pred[:, cols], CONFIRM_LABELS, aligned.groups, bootstrap, seed, zero_division
+    )
 
 
 def _union_by_dialogue(aligned: AlignedTurns, y: np.ndarray) -> np.ndarray:
@@ -416,7 +431,7 @@ def _dialogue_timing(yt: np.ndarray, yp: np.ndarray, tolerance: int) -> tuple[np
     offsets: list[tuple[str, int]] = []
     gold_any = yt.any(axis=0)
     pred_any = yp.any(axis=0)
-    first_pred = np.where(pred_any, yp.argmax(axis=0), -1)
+    first_pred = np.where(pred_any, yp.argmax(axis=0), -1) if yp.shape[0] else np.full(yp.shape[1], -1)
     for j in np.flatnonzero(gold_any):
         kind = "alert" if _IS_ALERT[j] else "confirm"
         for g in np.flatnonzero(yt[:, j]):

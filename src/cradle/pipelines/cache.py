@@ -5,6 +5,9 @@ model, the base URL, the exact request body (messages, i.e. the full prompt, and
 parameters) and the prompt-template version. Keys, timeouts, retry and concurrency settings are
 never part of it. The prompt itself is not stored, only its hash and the reply.
 
+A cache never fails a run: a database error on read counts as a miss and one on write is
+skipped, each with a warning that names the error (never the text).
+
 Errors are never cached (nothing is stored for a request that failed), and neither are blocked
 answers: a content filter may be lifted, and another run should be free to ask again. (A run
 keeps its own blocked answers in its predictions file, so resuming it does not ask again.)
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -21,7 +25,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResponseCache", "cache_key", "default_cache_path"]
+__all__ = ["CacheError", "ResponseCache", "cache_key", "default_cache_path"]
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -32,6 +38,10 @@ CREATE TABLE IF NOT EXISTS responses (
     reply TEXT NOT NULL
 )
 """
+
+
+class CacheError(ValueError):
+    """A file that cannot be opened as a response cache."""
 
 
 def default_cache_path() -> Path:
@@ -64,6 +74,11 @@ class ResponseCache:
     path : path
         The database file; its folder is created when missing.
 
+    Raises
+    ------
+    CacheError
+        When the file exists but is not a usable SQLite database.
+
     Examples
     --------
     >>> import tempfile, os
@@ -82,10 +97,15 @@ class ResponseCache:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise CacheError(
+                f"{self.path} cannot be used as a response cache ({exc}); pass another --cache or --no-cache"
+            ) from None
 
     def get(self, identity: Mapping[str, Any]) -> dict[str, Any] | None:
         """The stored reply for ``identity``, or ``None``.
@@ -93,8 +113,12 @@ class ResponseCache:
         An unreadable entry counts as a miss.
         """
         key = cache_key(identity)
-        with self._lock:
-            row = self._db.execute("SELECT reply FROM responses WHERE key = ?", (key,)).fetchone()
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT reply FROM responses WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            log.warning("response cache %s: read failed (%s), treated as a miss", self.path, type(exc).__name__)
+            return None
         if row is None:
             return None
         try:
@@ -109,11 +133,14 @@ class ResponseCache:
             return
         key = cache_key(identity)
         blob = json.dumps(dict(reply), ensure_ascii=False)
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO responses (key, engine, model, created, reply) VALUES (?, ?, ?, ?, ?)",
-                (key, str(identity.get("engine", "")), str(identity.get("model", "")), time.time(), blob),
-            )
+        try:
+            with self._lock:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO responses (key, engine, model, created, reply) VALUES (?, ?, ?, ?, ?)",
+                    (key, str(identity.get("engine", "")), str(identity.get("model", "")), time.time(), blob),
+                )
+        except sqlite3.Error as exc:
+            log.warning("response cache %s: write failed (%s), reply not cached", self.path, type(exc).__name__)
 
     def __contains__(self, identity: Mapping[str, Any]) -> bool:
         return self.get(identity) is not None

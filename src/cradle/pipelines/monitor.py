@@ -150,7 +150,9 @@ def first_mentions(predictions: Sequence[Prediction], raised: Sequence[str] = ()
 
 
 def _with_labels(p: Prediction, labels: tuple[str, ...]) -> Prediction:
-    return Prediction(labels=labels, status=p.status, scores=p.scores, raw=p.raw, reason=p.reason, usage=p.usage, id=p.id, extra=dict(p.extra))
+    return Prediction(
+        labels=labels, status=p.status, scores=p.scores, raw=p.raw, reason=p.reason, usage=p.usage, id=p.id, extra=dict(p.extra)
+    )
 
 
 @dataclass
@@ -220,7 +222,9 @@ class HistoryTurnDetector:
     """
 
     def __init__(self, detector: Any, *, history_window: int | None = None) -> None:
-        if history_window is not None and (isinstance(history_window, bool) or not isinstance(history_window, int) or history_window < 0):
+        if history_window is not None and (
+            isinstance(history_window, bool) or not isinstance(history_window, int) or history_window < 0
+        ):
             raise ValueError(f"history_window must be a non-negative integer or None; got {history_window!r}")
         if callable(getattr(detector, "request_for_turn", None)) and callable(getattr(detector, "aresolve", None)):
             self.mode = "llm"
@@ -229,7 +233,9 @@ class HistoryTurnDetector:
         elif callable(getattr(detector, "predict", None)):
             self.mode = "post"
         else:
-            raise TypeError(f"{type(detector).__name__} has neither predict_dialogue(dialogue) nor predict(texts): it cannot label dialogue turns")
+            raise TypeError(
+                f"{type(detector).__name__} has neither predict_dialogue(dialogue) nor predict(texts): it cannot label dialogue turns"
+            )
         self.detector = detector
         self.spec: str = getattr(detector, "spec", type(detector).__name__)
         self.history_window = history_window
@@ -338,7 +344,9 @@ class HistoryTurnDetector:
         requests = [det.request_for_turn(list(h)) for h in histories]
         gate = SemaphoreGate(max(1, int(getattr(det, "concurrency", 1))))
         async with det.open_client() as client:
-            results = await asyncio.gather(*(det.aresolve(r, "dialogue", client=client, gate=gate, cache=det.cache) for r in requests))
+            results = await asyncio.gather(
+                *(det.aresolve(r, "dialogue", client=client, gate=gate, cache=det.cache) for r in requests)
+            )
         return [r.prediction for r in results]
 
 
@@ -557,7 +565,9 @@ class DialogueMonitor:
         if not isinstance(state, Mapping) or state.get("format") != _STATE_FORMAT:
             raise MonitorStateError(f"not a monitor state (expected format {_STATE_FORMAT!r})")
         if state.get("version") != _STATE_VERSION:
-            raise MonitorStateError(f"monitor state version {state.get('version')!r}; this package reads version {_STATE_VERSION}")
+            raise MonitorStateError(
+                f"monitor state version {state.get('version')!r}; this package reads version {_STATE_VERSION}"
+            )
         window = state.get("history_window")
         if window is not None and (isinstance(window, bool) or not isinstance(window, int)):
             raise MonitorStateError(f"history_window must be an integer or null, not {window!r}")

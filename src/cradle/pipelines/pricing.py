@@ -71,9 +71,9 @@ def price_for(engine: str, model: str) -> Price | None:
     for (eng, known), price in PRICES.items():
         if eng != engine:
             continue
-        if name == known or name.startswith(known + "-"):
-            if best is None or len(known) > best[0]:
-                best = (len(known), price)
+        matches = name == known or name.startswith(known + "-")
+        if matches and (best is None or len(known) > best[0]):
+            best = (len(known), price)
     return best[1] if best else None
 
 

@@ -165,7 +165,9 @@ class RunDirectory:
         Whether items whose prediction has status ``error`` count as still to do.
     """
 
-    def __init__(self, path: Path, manifest: dict[str, Any], records: dict[str, Prediction], lines: int, retry_errors: bool) -> None:
+    def __init__(
+        self, path: Path, manifest: dict[str, Any], records: dict[str, Prediction], lines: int, retry_errors: bool
+    ) -> None:
         self.path = path
         self.manifest = manifest
         self.records = records
@@ -229,7 +231,9 @@ class RunDirectory:
                 if diffs:
                     raise RunMismatchError(p, diffs)
             elif pred_path.exists() and pred_path.stat().st_size > 0:
-                raise RunDirectoryError(f"{p} holds {PREDICTIONS_NAME} but no {MANIFEST_NAME}: it was not made by a cradle run; choose another --out")
+                raise RunDirectoryError(
+                    f"{p} holds {PREDICTIONS_NAME} but no {MANIFEST_NAME}: it was not made by a cradle run; choose another --out"
+                )
             else:
                 manifest = {"format": _FORMAT, "created": _now(), "settings": settings, "sessions": []}
             records: dict[str, Prediction] = {}
@@ -264,7 +268,9 @@ class RunDirectory:
                 except (OSError, ValueError):
                     pid = 0
                 if pid != os.getpid() and _pid_alive(pid):
-                    raise RunDirectoryError(f"{p} is being written by another process (pid {pid}); wait for it or choose another --out") from None
+                    raise RunDirectoryError(
+                        f"{p} is being written by another process (pid {pid}); wait for it or choose another --out"
+                    ) from None
                 lock.unlink(missing_ok=True)  # left by a process that died
                 continue
             with os.fdopen(fd, "w") as fh:
@@ -288,7 +294,7 @@ class RunDirectory:
         if not prediction.id:
             raise ValueError("a recorded prediction needs an id")
         if self._fh is None:
-            self._fh = open(self.predictions_path, "a", encoding="utf-8")
+            self._fh = open(self.predictions_path, "a", encoding="utf-8")  # noqa: SIM115 (held for the session, closed in finish)
         append_prediction(self._fh, prediction)
         self.records[prediction.id] = prediction
         self._lines += 1
@@ -314,7 +320,12 @@ class RunDirectory:
         self._lines = len(ids)
         return True
 
-    def finish(self, status: Literal["complete", "incomplete", "interrupted", "failed"], session: Mapping[str, Any], summary: Mapping[str, Any]) -> None:
+    def finish(
+        self,
+        status: Literal["complete", "incomplete", "interrupted", "failed"],
+        session: Mapping[str, Any],
+        summary: Mapping[str, Any],
+    ) -> None:
         """Close the predictions file, complete this session's entry and write the manifest."""
         self._close_file()
         self.manifest["status"] = status

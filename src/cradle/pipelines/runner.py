@@ -217,13 +217,16 @@ def _describe(detector: Any, kind: ItemKind) -> dict[str, Any]:
 
 
 def _check_detector(detector: Any, kind: ItemKind) -> None:
+    if callable(getattr(detector, "check_kind", None)):
+        detector.check_kind(kind)  # a missing prompt fails here, before any work
     if isinstance(detector, LLMDetector):
-        detector.check_kind(kind)
         return
     if kind == "post" and not callable(getattr(detector, "predict", None)):
         raise RunnerError(f"{type(detector).__name__} has no predict(texts): it cannot label posts")
     if kind == "turn" and not callable(getattr(detector, "predict_dialogue", None)):
-        raise RunnerError(f"{getattr(detector, 'spec', type(detector).__name__)} has no predict_dialogue(dialogue): it cannot label dialogue turns")
+        raise RunnerError(
+            f"{getattr(detector, 'spec', type(detector).__name__)} has no predict_dialogue(dialogue): it cannot label dialogue turns"
+        )
 
 
 async def arun_items(
@@ -285,7 +288,12 @@ async def arun_items(
         "detector": _describe(detector, kind),
         "dataset": asdict(dataset) if dataset is not None else None,
     }
-    transport: dict[str, Any] = {"concurrency": opts.concurrency, "adaptive": opts.adaptive, "rate_limit": opts.rate_limit, "batch_size": opts.batch_size}
+    transport: dict[str, Any] = {
+        "concurrency": opts.concurrency,
+        "adaptive": opts.adaptive,
+        "rate_limit": opts.rate_limit,
+        "batch_size": opts.batch_size,
+    }
     if is_api:
         transport.update(detector.transport())
     rundir = RunDirectory.open(out_dir, settings, schema=schema, transport=transport, retry_errors=opts.retry_errors)
@@ -296,7 +304,7 @@ async def arun_items(
     usage_session: dict[str, int] = {}
     concurrency = AdaptiveConcurrency(opts.concurrency, adaptive=opts.adaptive)
     done_before = sum(1 for i in rundir.records if not rundir.needs(i))
-    progress = _Progress(opts.progress, total, done_before, console)
+    progress = _Progress(False, None, 0, None)
 
     def pending() -> Iterator[WorkItem]:
         for item in itertools.chain([first] if first is not None else [], source):
@@ -327,6 +335,7 @@ async def arun_items(
     log.info("run %s: %d item(s) already done", rundir.path, done_before)
     status = "failed"
     try:
+        progress = _Progress(opts.progress, total, done_before, console)
         if is_api:
             await _run_api(pending(), detector, schema, kind, rundir, cache, opts, concurrency, record)
         else:
@@ -343,7 +352,11 @@ async def arun_items(
         summary.status = status
         summary.rate_limited = concurrency.rate_limited
         summary.concurrency_cuts = concurrency.cuts
-        relevant = [rundir.records[i] for i in seen if i in rundir.records] if status in ("complete", "incomplete") else list(rundir.records.values())
+        relevant = (
+            [rundir.records[i] for i in seen if i in rundir.records]
+            if status in ("complete", "incomplete")
+            else list(rundir.records.values())
+        )
         summary.counts = {s.value: 0 for s in _STATUSES}
         for p in relevant:
             summary.counts[p.status.value] = summary.counts.get(p.status.value, 0) + 1
@@ -353,7 +366,10 @@ async def arun_items(
             summary.cost_usd = estimate_cost(detector.engine, detector.model, summary.usage)
             summary.cost_session_usd = estimate_cost(detector.engine, detector.model, usage_session)
         summary.wall_s = round(time.monotonic() - started, 3)
-        session = {k: getattr(summary, k) for k in ("new", "resumed", "calls", "cache_hits", "rate_limited", "concurrency_cuts", "wall_s")}
+        session = {
+            k: getattr(summary, k)
+            for k in ("new", "resumed", "calls", "cache_hits", "rate_limited", "concurrency_cuts", "wall_s")
+        }
         session["usage"] = usage_session
         rundir.finish(
             status,  # type: ignore[arg-type]
@@ -383,7 +399,9 @@ async def _run_api(
         nonlocal cuts_seen
         for item in pending:
             request = detector.request_for_post(item.text) if kind == "post" else detector.request_for_turn(item.history)
-            result = await detector.aresolve(request, schema, client=client, gate=gate, cache=cache, defer_cache=True, item_id=item.id)
+            result = await detector.aresolve(
+                request, schema, client=client, gate=gate, cache=cache, defer_cache=True, item_id=item.id
+            )
             record(item, result.prediction, calls=result.calls, cached=result.cached)
             if result.cache_entry is not None and cache is not None:
                 cache.put(*result.cache_entry)  # after the prediction is on disk
@@ -415,7 +433,9 @@ async def _run_batched(pending: Iterator[WorkItem], detector: Any, kind: ItemKin
             try:
                 preds = await asyncio.to_thread(detector.predict, [i.text for i in batch])
                 if len(preds) != len(batch):
-                    raise RunnerError(f"{getattr(detector, 'spec', 'the detector')} returned {len(preds)} predictions for {len(batch)} texts")
+                    raise RunnerError(
+                        f"{getattr(detector, 'spec', 'the detector')} returned {len(preds)} predictions for {len(batch)} texts"
+                    )
             except Exception as exc:  # one failed batch fails its items, not the run
                 log.warning("a batch of %d item(s) failed (%s)", len(batch), type(exc).__name__)
                 preds = [_error_prediction(exc)] * len(batch)
@@ -465,4 +485,6 @@ def run_items(
     >>> s.counts["ok"], s.new, s.status
     (2, 2, 'complete')
     """
-    return run_sync(arun_items(items, detector, out_dir, dataset=dataset, cache=cache, options=options, total=total, console=console))
+    return run_sync(
+        arun_items(items, detector, out_dir, dataset=dataset, cache=cache, options=options, total=total, console=console)
+    )

@@ -107,5 +107,5 @@ def format_examples(examples: Sequence[FewShotExample] = FEW_SHOT_EXAMPLES) -> s
     blocks = []
     for ex in examples:
         labels = ", ".join(f'"{x.value}"' for x in POST_LABELS if x in ex.labels)
-        blocks.append(f"Post: {ex.text}\nAnswer: {{\"labels\": [{labels}]}}")
+        blocks.append(f'Post: {ex.text}\nAnswer: {{"labels": [{labels}]}}')
     return "\n\n".join(blocks)

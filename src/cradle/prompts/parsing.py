@@ -56,6 +56,7 @@ class ParsedReply:
         """True when labels were read."""
         return self.status == "ok"
 
+
 _THINK_BLOCK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
 _THINK_CLOSE = re.compile(r"^.*</(?:think|thinking|reasoning)>", re.S | re.I)
 _THINK_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.I)
@@ -84,37 +85,46 @@ def strip_reasoning(text: str) -> str:
     return out.strip()
 
 
-def _spans(text: str) -> Iterator[str]:
-    """Top-level balanced ``{...}`` / ``[...]`` spans, left to right (double-quoted strings respected)."""
+def _match_end(text: str, i: int) -> int:
+    """Index of the bracket closing the one at ``i`` (double-quoted strings respected), or -1."""
+    depth, in_str, j, n = 0, False, i, len(text)
+    while j < n:
+        c = text[j]
+        if in_str:
+            if c == "\\":
+                j += 1  # skip the escaped character
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+            if depth == 0:
+                return j
+        j += 1
+    return -1
+
+
+def _values(text: str) -> Iterator[Any]:
+    """Parsed top-level JSON (or Python-literal) objects and arrays, left to right.
+
+    A span that parses is taken whole (its inner brackets are not tried again); one that does
+    not is skipped by one character, so that spans nested in prose or broken JSON are found.
+    """
     i, n = 0, len(text)
     while i < n:
         if text[i] not in "{[":
             i += 1
             continue
-        depth, j, in_str = 0, i, False
-        end = -1
-        while j < n:
-            c = text[j]
-            if in_str:
-                if c == "\\":
-                    j += 1
-                elif c == '"':
-                    in_str = False
-            elif c == '"':
-                in_str = True
-            elif c in "{[":
-                depth += 1
-            elif c in "}]":
-                depth -= 1
-                if depth == 0:
-                    end = j
-                    break
-            j += 1
-        if end < 0:
+        end = _match_end(text, i)
+        value = _load(text[i : end + 1]) if end >= 0 else None
+        if isinstance(value, (dict, list)):
+            yield value
+            i = end + 1
+        else:
             i += 1
-            continue
-        yield text[i : end + 1]
-        i += 1  # spans may nest: an outer span that does not parse still lets inner ones be tried
 
 
 def _load(span: str) -> Any:
@@ -159,20 +169,15 @@ def extract_answer(text: str) -> tuple[Any, str | None]:
     >>> extract_answer("I cannot decide.")
     (None, 'no JSON object with a "labels" field in the reply')
     """
-    candidates: list[str] = [m.group(1).strip() for m in _FENCE.finditer(text)]
-    candidates.append(text.strip())
+    chunks: list[str] = [m.group(1).strip() for m in _FENCE.finditer(text)]
+    chunks.append(text.strip())
     objects: list[dict[Any, Any]] = []
     arrays: list[list[Any]] = []
-    seen: set[str] = set()
-    for chunk in candidates:
-        for span in [chunk, *_spans(chunk)]:
-            if span in seen or not span.startswith(("{", "[")):
-                continue
-            seen.add(span)
-            value = _load(span)
+    for chunk in chunks:
+        for value in _values(chunk):
             if isinstance(value, dict):
                 objects.append(value)
-            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            elif all(isinstance(v, str) for v in value):
                 arrays.append(value)
     with_labels = [o for o in objects if _labels_field(o)[0]]
     if with_labels:

@@ -233,7 +233,9 @@ class PromptTemplate:
                 "a dialogue prompt needs {turn}"
             )
         if "turn" in found and found & {"post", "text"}:
-            raise PromptError(f"prompt {self.name!r} mixes {{turn}} with {{post}}/{{text}}: a template is for posts or for dialogue turns, not both")
+            raise PromptError(
+                f"prompt {self.name!r} mixes {{turn}} with {{post}}/{{text}}: a template is for posts or for dialogue turns, not both"
+            )
         object.__setattr__(self, "placeholders", frozenset(found))
 
     @property

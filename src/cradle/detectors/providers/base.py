@@ -328,9 +328,13 @@ class Provider(ABC):
             return TransientError("server", f"server error (HTTP {status}){suffix}", status, retry_after)
         if status in (401, 403):
             src = f" from {self.key_source}" if self.key_source else ""
-            return FatalProviderError(f"{self.engine} at {_host(self.base_url)} refused the API key{src} (HTTP {status}){suffix}", status)
+            return FatalProviderError(
+                f"{self.engine} at {_host(self.base_url)} refused the API key{src} (HTTP {status}){suffix}", status
+            )
         if status == 404:
-            return FatalProviderError(f"{self.engine}: model {self.model!r} or endpoint {self.url()} not found (HTTP 404){suffix}", status)
+            return FatalProviderError(
+                f"{self.engine}: model {self.model!r} or endpoint {self.url()} not found (HTTP 404){suffix}", status
+            )
         return RequestRejected(f"request rejected (HTTP {status}){suffix}", status)
 
     # -- one attempt -------------------------------------------------------------------------

@@ -76,10 +76,16 @@ class GeminiProvider(Provider):
         return h
 
     def body(self, request: ChatRequest) -> dict[str, Any]:
-        contents = [{"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]} for m in request.dialogue]
+        contents = [
+            {"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]} for m in request.dialogue
+        ]
         body: dict[str, Any] = {
             "contents": contents,
-            "generationConfig": {"temperature": request.temperature, "topP": request.top_p, "maxOutputTokens": request.max_tokens},
+            "generationConfig": {
+                "temperature": request.temperature,
+                "topP": request.top_p,
+                "maxOutputTokens": request.max_tokens,
+            },
         }
         if request.system:
             body["systemInstruction"] = {"parts": [{"text": request.system}]}
@@ -98,7 +104,11 @@ class GeminiProvider(Provider):
         finish = cand.get("finishReason")
         content = cand.get("content")
         parts = content.get("parts") if isinstance(content, Mapping) else None
-        text = join_text([p.get("text") for p in parts if isinstance(p, Mapping) and not p.get("thought")]) if isinstance(parts, list) else None
+        text = (
+            join_text([p.get("text") for p in parts if isinstance(p, Mapping) and not p.get("thought")])
+            if isinstance(parts, list)
+            else None
+        )
         if finish in BLOCKING_FINISH_REASONS:
             return ChatReply(text, finish, True, f"finishReason {finish}", usage)
         return ChatReply(text, finish if isinstance(finish, str) else None, False, None, usage)

@@ -108,7 +108,9 @@ class OpenAIProvider(Provider):
         if status == 400 and code == "content_filter":
             return ChatReply(None, None, True, "request filtered (error code content_filter)", None)
         if status == 429 and "insufficient_quota" in (code, kind):
-            return FatalProviderError(f"{self.engine}: the account's quota is exhausted (HTTP 429 insufficient_quota): {error_message(data)}", status)
+            return FatalProviderError(
+                f"{self.engine}: the account's quota is exhausted (HTTP 429 insufficient_quota): {error_message(data)}", status
+            )
         return super().classify(status, data, headers)
 
 

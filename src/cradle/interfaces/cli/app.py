@@ -28,7 +28,11 @@ _COMMAND_MODULES = (
     "evaluate_cmd",
     "finetune_cmd",
     "predict_cmd",
+    "report_cmd",
+    "review_cmd",
     "score_cmd",
+    "serve_cmd",
+    "synthesize_cmd",
     "train_cmd",
     "trainset_cmd",
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -135,7 +135,11 @@ def register(app: typer.Typer) -> None:
                 max_attempts=max_attempts,
             )
         except KeyboardInterrupt:
-            err_console.print(f"interrupted: predictions so far are in {out}; rerun the same command to resume.", highlight=False)
+            err_console.print(
+                f"interrupted: predictions so far are in {out}; rerun the same command to resume.",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(130) from None
         if not quiet:
             show_run_summary(summary)
@@ -145,10 +149,11 @@ def register(app: typer.Typer) -> None:
                 f"dialogue scoring is not available in this installation (no cradle.metrics.dialogue); "
                 f"the predictions are in {out / 'predictions.jsonl'}",
                 highlight=False,
+                soft_wrap=True,
             )
             return
         if json_out:
             print_json(result)
         else:
             show_scores(result)
-            err_console.print(f"Wrote {out / SCORES_NAME}", highlight=False)
+            err_console.print(f"Wrote {out / SCORES_NAME}", highlight=False, soft_wrap=True)

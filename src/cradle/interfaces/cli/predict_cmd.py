@@ -29,12 +29,22 @@ GENERATIVE_ENGINES = API_ENGINES | {"hf"}
 
 # Options shared with ``cradle evaluate`` (Typer reads them from the signature).
 DataArg = Annotated[str, typer.Argument(help="Posts or dialogues: a file, or a dataset name such as cradle-bench:test.")]
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Detector spec, e.g. openai:gpt-5, openai-compatible:http://127.0.0.1:8000/v1#Qwen3-14B, local:default.")]
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Detector spec, e.g. openai:gpt-5, openai-compatible:http://127.0.0.1:8000/v1#Qwen3-14B, local:default.",
+    ),
+]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run directory (created, or resumed when it holds the same run).")]
 ConcurrencyOpt = Annotated[int, typer.Option(help="Most model calls in flight (lowered automatically on HTTP 429).", min=1)]
 CacheOpt = Annotated[Optional[Path], typer.Option(help="Response cache file (SQLite) (default: user cache folder).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")]
-PromptFileOpt = Annotated[Optional[Path], typer.Option(help="User-message template with placeholders ({post}, {labels}, {examples}, {turn}, {history}, ...).")]
+PromptFileOpt = Annotated[
+    Optional[Path],
+    typer.Option(help="User-message template with placeholders ({post}, {labels}, {examples}, {turn}, {history}, ...)."),
+]
 SystemPromptFileOpt = Annotated[Optional[Path], typer.Option(help="System prompt to use instead of the built-in one.")]
 TemperatureOpt = Annotated[Optional[float], typer.Option(help="Sampling temperature (default: 0).", min=0.0, max=2.0)]
 TopPOpt = Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling (default: 1.0).", min=0.0, max=1.0)]
@@ -42,7 +52,9 @@ MaxTokensOpt = Annotated[Optional[int], typer.Option(help="Most new tokens per r
 TimeoutOpt = Annotated[float, typer.Option(help="Seconds to wait for one HTTP answer.", min=0.1)]
 MaxAttemptsOpt = Annotated[int, typer.Option(help="Attempts per item (retries on 429, 5xx, timeouts).", min=1)]
 RateLimitOpt = Annotated[Optional[float], typer.Option(help="Most calls per second to the engine (default: none).", min=0.001)]
-ApiKeyEnvOpt = Annotated[Optional[str], typer.Option(help="Environment variable holding the API key (openai-compatible sends a key only with this).")]
+ApiKeyEnvOpt = Annotated[
+    Optional[str], typer.Option(help="Environment variable holding the API key (openai-compatible sends a key only with this).")
+]
 DataDirOpt = Annotated[Optional[Path], typer.Option(help="Local folder laid out like the hub repos.", envvar="CRADLE_DATA_DIR")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no run summary.")]
 
@@ -83,7 +95,9 @@ def build_detector(
         if api_key_env:
             given.append("--api-key-env")
         if given:
-            raise UsageFailure(f"{', '.join(given)} do(es) not apply to {parsed.engine}: specs (only to {', '.join(sorted(GENERATIVE_ENGINES))})")
+            raise UsageFailure(
+                f"{', '.join(given)} do(es) not apply to {parsed.engine}: specs (only to {', '.join(sorted(GENERATIVE_ENGINES))})"
+            )
         return load_detector(spec)
     options: dict[str, Any] = {k: v for k, v in generative.items() if v is not None}
     if parsed.engine in API_ENGINES:
@@ -178,6 +192,7 @@ def show_run_summary(summary: RunSummary) -> None:
         f"{summary.n_items} items: ok {c.get('ok', 0)}, invalid {c.get('invalid', 0)}, blocked {c.get('blocked', 0)}, error {c.get('error', 0)}"
         f"  ({summary.new} new, {summary.resumed} already done; {summary.calls} model calls, {summary.cache_hits} cache hits; {summary.wall_s:.1f} s)",
         highlight=False,
+        soft_wrap=True,
     )
     if summary.usage:
         line = f"tokens: {_tokens(summary.usage)}"
@@ -187,14 +202,18 @@ def show_run_summary(summary: RunSummary) -> None:
             line += f"; estimated cost ${summary.cost_usd:,.4f}"
             if summary.cost_session_usd is not None and summary.usage_session != summary.usage:
                 line += f" (this session ${summary.cost_session_usd:,.4f})"
-        err_console.print(line, highlight=False)
+        err_console.print(line, highlight=False, soft_wrap=True)
     if summary.rate_limited:
-        err_console.print(f"rate limited {summary.rate_limited} time(s); concurrency lowered {summary.concurrency_cuts} time(s)", highlight=False)
+        err_console.print(
+            f"rate limited {summary.rate_limited} time(s); concurrency lowered {summary.concurrency_cuts} time(s)",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not summary.complete:
         err_console.print(
             f"[yellow]{c.get('error', 0)} item(s) ended in error: rerun the same command to retry them.[/]", highlight=False
         )
-    err_console.print(f"Wrote {summary.path / 'predictions.jsonl'}", highlight=False)
+    err_console.print(f"Wrote {summary.path / 'predictions.jsonl'}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -241,7 +260,11 @@ def register(app: typer.Typer) -> None:
                 max_attempts=max_attempts,
             )
         except KeyboardInterrupt:
-            err_console.print(f"interrupted: predictions so far are in {out}; rerun the same command to resume.", highlight=False)
+            err_console.print(
+                f"interrupted: predictions so far are in {out}; rerun the same command to resume.",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(130) from None
         if not quiet:
             show_run_summary(summary)

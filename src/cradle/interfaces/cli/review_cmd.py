@@ -37,12 +37,18 @@ def export_paths(out: Path, reviewers: list[str]) -> dict[str, Path]:
 @review_app.command("init")
 @cli_errors
 def init(
-    runs: Annotated[list[Path], typer.Argument(help="Two or more runs (directories or predictions .jsonl), or one ensemble run directory.")],
+    runs: Annotated[
+        list[Path], typer.Argument(help="Two or more runs (directories or predictions .jsonl), or one ensemble run directory.")
+    ],
     texts: Annotated[str, typer.Option(help="The posts the runs labelled: a file or a dataset name such as cradle-bench:test.")],
     db: Annotated[Path, typer.Option(help=_DB_HELP)],
-    scope: Annotated[str, typer.Option(help="any: every post the runs do not agree on unanimously; full: only posts without a majority.")] = "any",
+    scope: Annotated[
+        str, typer.Option(help="any: every post the runs do not agree on unanimously; full: only posts without a majority.")
+    ] = "any",
     min_agree: Annotated[int, typer.Option("--min-agree", "-k", help="Votes a label set needs to win.", min=1)] = 2,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Local folder laid out like the hub repos.", envvar="CRADLE_DATA_DIR")] = None,
+    data_dir: Annotated[
+        Optional[Path], typer.Option(help="Local folder laid out like the hub repos.", envvar="CRADLE_DATA_DIR")
+    ] = None,
 ) -> None:
     """Load the posts on which the runs disagree into the review queue (decisions already made are kept)."""
     from cradle.interfaces.service.queue import queue_from_runs, texts_from_dataset
@@ -53,7 +59,9 @@ def init(
     items = queue_from_runs(runs, texts_from_dataset(texts, data_dir), scope=scope, min_agree=min_agree)  # type: ignore[arg-type]
     added, updated = ReviewStore(db).add_items(items)
     full = sum(1 for it in items if it.agreement == "none")
-    console.print(f"{len(items)} posts to review ({full} without a majority): {added} added, {updated} already queued (votes refreshed). Database: {db}")
+    console.print(
+        f"{len(items)} posts to review ({full} without a majority): {added} added, {updated} already queued (votes refreshed). Database: {db}"
+    )
     if not items:
         console.print("The runs agree on every post: nothing to review.")
 
@@ -63,7 +71,9 @@ def init(
 def add_user(
     name: Annotated[str, typer.Argument(help="Reviewer name (letters, digits, '.', '_', '-').")],
     db: Annotated[Path, typer.Option(help=_DB_HELP)],
-    password_env: Annotated[Optional[str], typer.Option(help="Read the password from this environment variable instead of prompting.")] = None,
+    password_env: Annotated[
+        Optional[str], typer.Option(help="Read the password from this environment variable instead of prompting.")
+    ] = None,
     replace: Annotated[bool, typer.Option(help="Set a new password for an existing reviewer.")] = False,
 ) -> None:
     """Add a reviewer; the password is prompted for (or read from --password-env) and stored as a salted scrypt hash."""
@@ -103,7 +113,12 @@ def status(db: Annotated[Path, typer.Option(help=_DB_HELP)]) -> None:
 @cli_errors
 def export(
     db: Annotated[Path, typer.Option(help=_DB_HELP)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="CSV to write (CRADLE Bench layout). Without --reviewer: one file per reviewer, OUT.<name>.csv.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="CSV to write (CRADLE Bench layout). Without --reviewer: one file per reviewer, OUT.<name>.csv."
+        ),
+    ],
     reviewer: Annotated[Optional[str], typer.Option(help="Export this reviewer's labels to OUT exactly.")] = None,
 ) -> None:
     """Write adjudicated labels in the CRADLE Bench CSV layout (question_id, question_text, final_labels).

@@ -55,17 +55,29 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     @cli_errors
     def serve(
-        host: Annotated[str, typer.Option(help="Address to listen on. Any address other than loopback needs a token.")] = "127.0.0.1",
+        host: Annotated[
+            str, typer.Option(help="Address to listen on. Any address other than loopback needs a token.")
+        ] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
-        model: Annotated[str, typer.Option("--model", "-m", help="Detector spec, e.g. local:default or openai:gpt-5.")] = "local:default",
-        db: Annotated[Optional[Path], typer.Option(help="SQLite file for conversations and the review queue (default: the user data folder).")] = None,
+        model: Annotated[
+            str, typer.Option("--model", "-m", help="Detector spec, e.g. local:default or openai:gpt-5.")
+        ] = "local:default",
+        db: Annotated[
+            Optional[Path],
+            typer.Option(help="SQLite file for conversations and the review queue (default: the user data folder)."),
+        ] = None,
         token_env: Annotated[
-            Optional[str], typer.Option(help=f"Environment variable holding the API token (default {DEFAULT_TOKEN_ENV}). Tokens are never read from the command line.")
+            Optional[str],
+            typer.Option(
+                help=f"Environment variable holding the API token (default {DEFAULT_TOKEN_ENV}). Tokens are never read from the command line."
+            ),
         ] = None,
         max_body_bytes: Annotated[int, typer.Option(help="Largest request body; larger ones get 413.", min=1)] = 2 * 1024 * 1024,
         max_text_chars: Annotated[int, typer.Option(help="Longest text; longer ones get 422.", min=1)] = 50_000,
         max_texts: Annotated[int, typer.Option(help="Most texts in one /v1/detect call.", min=1)] = 64,
-        history_window: Annotated[Optional[int], typer.Option(help="Turns of history the conversation monitor keeps (default: all).", min=1)] = None,
+        history_window: Annotated[
+            Optional[int], typer.Option(help="Turns of history the conversation monitor keeps (default: all).", min=1)
+        ] = None,
         review: Annotated[bool, typer.Option("--review/--no-review", help="Serve the review page under /review.")] = True,
         log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     ) -> None:
@@ -83,10 +95,24 @@ def register(app: typer.Typer) -> None:
             raise UsageFailure(f"--log-level must be debug, info, warning or error; got {log_level!r}")
         token = read_token(token_env)
         check_bind(host, token)
-        limits = ServiceLimits(max_body_bytes=max_body_bytes, max_text_chars=max_text_chars, max_texts=max_texts, history_window=history_window)
+        limits = ServiceLimits(
+            max_body_bytes=max_body_bytes, max_text_chars=max_text_chars, max_texts=max_texts, history_window=history_window
+        )
         config = log_config(log_level)
         logging.config.dictConfig(config)
         application = create_app(model, db, token, limits=limits, review=review)
         shown = f"[{host}]" if ":" in host else host
-        err_console.print(f"cradle serve: http://{shown}:{port} (API /v1, review /review, schema /openapi.json); token {'required' if token else 'not set'}")
-        uvicorn.run(application, host=host, port=port, access_log=False, log_config=config, server_header=False, log_level=log_level.lower())
+        err_console.print(
+            f"cradle serve: http://{shown}:{port} (API /v1, review /review, schema /openapi.json); token {'required' if token else 'not set'}",
+            soft_wrap=True,
+            highlight=False,
+        )
+        uvicorn.run(
+            application,
+            host=host,
+            port=port,
+            access_log=False,
+            log_config=config,
+            server_header=False,
+            log_level=log_level.lower(),
+        )

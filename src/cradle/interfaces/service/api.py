@@ -121,7 +121,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."}}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "No conversation with this id."}}
-_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorResponse, "description": "Another process wrote this conversation meanwhile; resend the turn."}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorResponse,
+        "description": "Another process wrote this conversation meanwhile (resend the turn), or it was started with another model.",
+    }
+}
 
 
 def _result(p: Prediction) -> DetectResult:
@@ -164,7 +169,7 @@ def build_api_router(detector: Any, store: ConversationStore, limits: ServiceLim
     -------
     fastapi.APIRouter
     """
-    from cradle.pipelines.monitor import DialogueMonitor
+    from cradle.pipelines.monitor import DialogueMonitor, MonitorStateError
 
     text_type = Annotated[str, StringConstraints(max_length=limits.max_text_chars)]
     turn_text_type = Annotated[str, StringConstraints(min_length=1, max_length=limits.max_text_chars)]
@@ -189,16 +194,24 @@ def build_api_router(detector: Any, store: ConversationStore, limits: ServiceLim
 
         def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
             if credentials is None:
-                raise ServiceError(401, "this API needs a bearer token: send the header 'Authorization: Bearer <token>'", headers={"WWW-Authenticate": "Bearer"})
+                raise ServiceError(
+                    401,
+                    "this API needs a bearer token: send the header 'Authorization: Bearer <token>'",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
             if not check_bearer(f"Bearer {credentials.credentials}", token):
-                raise ServiceError(401, "the bearer token is not valid", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                raise ServiceError(
+                    401, "the bearer token is not valid", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                )
 
         dependencies.append(Depends(require_token))
         errors.update(_AUTH_ERRORS)
 
     router = APIRouter(prefix="/v1", dependencies=dependencies, responses=errors)
     locks = [threading.Lock() for _ in range(64)]
-    conversation_id_type = Annotated[str, Path(pattern=CONVERSATION_ID_PATTERN, description="Chosen by the client: 1-128 of A-Z a-z 0-9 . _ : -")]
+    conversation_id_type = Annotated[
+        str, Path(pattern=CONVERSATION_ID_PATTERN, description="Chosen by the client: 1-128 of A-Z a-z 0-9 . _ : -")
+    ]
 
     @router.post("/detect", response_model=DetectResponse, tags=["detection"], summary="Label texts")
     def detect(body: DetectRequest) -> DetectResponse:
@@ -223,10 +236,17 @@ def build_api_router(detector: Any, store: ConversationStore, limits: ServiceLim
                 monitor = DialogueMonitor(detector, history_window=limits.history_window)
                 version, past = 0, []
             else:
-                monitor = DialogueMonitor.from_state(detector, record.state)
+                try:
+                    monitor = DialogueMonitor.from_state(detector, record.state)
+                except MonitorStateError as exc:
+                    raise ServiceError(
+                        409, f"conversation {conversation_id!r} cannot be continued by this service: {exc}"
+                    ) from None
                 version, past = record.version, record.events
             raised = monitor.observe_text(body.speaker, body.text)
-            new = [{"label": str(e.label), "turn": int(e.turn), "score": None if e.score is None else float(e.score)} for e in raised]
+            new = [
+                {"label": str(e.label), "turn": int(e.turn), "score": None if e.score is None else float(e.score)} for e in raised
+            ]
             try:
                 store.save(conversation_id, monitor.state_dict(), monitor.n_turns, past + new, expected_version=version)
             except ConcurrentUpdateError as exc:

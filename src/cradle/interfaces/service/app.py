@@ -137,5 +137,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=limits.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)
-    log.info("service ready: model %s, database %s, token %s", getattr(detector, "spec", "?"), db, "required" if token else "not set")
+    log.info(
+        "service ready: model %s, database %s, token %s", getattr(detector, "spec", "?"), db, "required" if token else "not set"
+    )
     return app

@@ -83,7 +83,9 @@ def check_bind(host: str, token: str | None) -> None:
     cradle.interfaces.service.auth.AuthConfigError: refusing to listen on 0.0.0.0 without an API token: ...
     """
     if token is not None and len(token) < MIN_TOKEN_LENGTH:
-        raise AuthConfigError(f"the API token has {len(token)} characters; use at least {MIN_TOKEN_LENGTH} (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        raise AuthConfigError(
+            f"the API token has {len(token)} characters; use at least {MIN_TOKEN_LENGTH} (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     if token is None and not is_loopback(host):
         raise AuthConfigError(
             f"refusing to listen on {host} without an API token: other machines could call it. "

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 __all__ = ["ErrorDetail", "ErrorBody", "ErrorResponse", "ServiceError", "error_response", "install_error_handlers"]
 
@@ -84,18 +85,35 @@ def _wants_html(request: Request) -> bool:
 
 
 def error_response(
-    request: Request, status: int, message: str, code: str | None = None, details: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    message: str,
+    code: str | None = None,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse | HTMLResponse:
     """Build the error answer: JSON for the API, a small HTML page for review pages."""
     code = code or _CODES.get(status, "error")
     if _wants_html(request):
         templates = getattr(request.app.state, "templates", None)
         if templates is not None:
-            return templates.TemplateResponse(request, "error.html", {"status": status, "message": message}, status_code=status, headers=headers)
+            return templates.TemplateResponse(
+                request, "error.html", {"status": status, "message": message}, status_code=status, headers=headers
+            )
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details
     return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods some route fully matches on this path (Starlette's own 405 names only the first route's)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
 
 
 def _loc(parts: tuple[Any, ...] | list[Any]) -> str:
@@ -137,7 +155,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             message = f"no route {request.method} {request.url.path}"
         elif exc.status_code == 405:
-            message = f"method {request.method} is not allowed on {request.url.path}"
+            allowed = _allowed_methods(request)
+            message = f"method {request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+            return error_response(request, 405, message, headers={"Allow": ", ".join(allowed)})
         else:
             message = str(exc.detail)
         return error_response(request, exc.status_code, message, headers=getattr(exc, "headers", None))

@@ -84,7 +84,14 @@ def _from_votes_file(run_dir: Path, scope: Scope) -> list[tuple[str, dict[str, d
             if not isinstance(votes, dict):
                 raise TypeError
         except (json.JSONDecodeError, KeyError, TypeError):
-            issues.append(RowIssue(str(path), n, "", "expected a JSON object with id, agreement, decision and votes (as written by cradle ensemble)"))
+            issues.append(
+                RowIssue(
+                    str(path),
+                    n,
+                    "",
+                    "expected a JSON object with id, agreement, decision and votes (as written by cradle ensemble)",
+                )
+            )
             continue
         if not _wanted(agreement, scope):
             continue
@@ -96,7 +103,9 @@ def _from_votes_file(run_dir: Path, scope: Scope) -> list[tuple[str, dict[str, d
     return out
 
 
-def _from_runs(paths: Sequence[str | Path], scope: Scope, min_agree: int) -> list[tuple[str, dict[str, dict[str, Any]], tuple[str, ...] | None, str]]:
+def _from_runs(
+    paths: Sequence[str | Path], scope: Scope, min_agree: int
+) -> list[tuple[str, dict[str, dict[str, Any]], tuple[str, ...] | None, str]]:
     from cradle.pipelines.ensemble import ensemble_runs, read_runs, run_schema
 
     runs = read_runs(paths)
@@ -108,7 +117,9 @@ def _from_runs(paths: Sequence[str | Path], scope: Scope, min_agree: int) -> lis
     for pred, item in zip(result.predictions, result.items, strict=True):
         if not _wanted(item.agreement, scope):
             continue
-        votes = {name: {"labels": list(v) if v is not None else None, "status": item.statuses[name]} for name, v in item.votes.items()}
+        votes = {
+            name: {"labels": list(v) if v is not None else None, "status": item.statuses[name]} for name, v in item.votes.items()
+        }
         out.append((item.id, votes, tuple(pred.labels) if item.decision == "vote" else None, item.agreement))
     return out
 
@@ -162,12 +173,16 @@ def queue_from_runs(
         run_dir = paths[0]
         if not (run_dir.is_dir() and (run_dir / "votes.jsonl").is_file()):
             raise DataError.single(
-                run_dir, "one run cannot disagree with itself: name two or more runs, or one ensemble run directory (written by cradle ensemble, with votes.jsonl)"
+                run_dir,
+                "one run cannot disagree with itself: name two or more runs, or one ensemble run directory (written by cradle ensemble, with votes.jsonl)",
             )
         found = _from_votes_file(run_dir, scope)
     else:
         found = _from_runs(paths, scope, min_agree)
     missing = [item_id for item_id, *_ in found if item_id not in texts]
     if missing:
-        raise DataError.single("texts", f"{len(missing)} queued post id(s) are not in the texts, e.g. {missing[:5]}; pass the dataset the runs labelled")
+        raise DataError.single(
+            "texts",
+            f"{len(missing)} queued post id(s) are not in the texts, e.g. {missing[:5]}; pass the dataset the runs labelled",
+        )
     return [ReviewItem(item_id, texts[item_id], votes, vote, agreement) for item_id, votes, vote, agreement in found]

@@ -113,6 +113,14 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["label_name"] = lambda label: LABEL_NAMES.get(label, label)
 
 
+def _snippet(text: str, limit: int = 90) -> str:
+    """The start of a text on one line, cut at a word."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + " …"
+
+
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/review") and not target.startswith("//") and "\\" not in target:
         return target
@@ -173,7 +181,9 @@ def build_review_router(store: ReviewStore, *, session_max_age_s: int = 12 * 360
 
     def check_csrf(session: Session, token: str) -> None:
         if not token or not hmac.compare_digest(token.encode(), session.csrf.encode()):
-            raise ServiceError(403, "this form has expired or did not come from this page; reload the page and try again", "csrf_failed")
+            raise ServiceError(
+                403, "this form has expired or did not come from this page; reload the page and try again", "csrf_failed"
+            )
 
     def item_or_404(position: int) -> StoredItem:
         item = store.item(position)
@@ -194,7 +204,10 @@ def build_review_router(store: ReviewStore, *, session_max_age_s: int = 12 * 360
     ) -> Response:
         total = store.count()
         saved = store.decision(item.id, session.user or "")
-        votes = [{"name": name, "labels": v.get("labels"), "status": v.get("status", "ok"), "key": str(i + 1) if i < 9 else None} for i, (name, v) in enumerate(item.votes.items())]
+        votes = [
+            {"name": name, "labels": v.get("labels"), "status": v.get("status", "ok"), "key": str(i + 1) if i < 9 else None}
+            for i, (name, v) in enumerate(item.votes.items())
+        ]
         context = {
             "item": item,
             "votes": votes,
@@ -225,6 +238,8 @@ def build_review_router(store: ReviewStore, *, session_max_age_s: int = 12 * 360
     @router.get("/login")
     def login_form(request: Request, next: str | None = None) -> Response:
         session, new = session_of(request)
+        if session.user is not None and store.has_user(session.user):
+            return RedirectResponse(_safe_next(next), status_code=303)
         return page(request, "login.html", {"next": _safe_next(next), "error": None, "name": ""}, session, new)
 
     @router.post("/login")
@@ -257,8 +272,9 @@ def build_review_router(store: ReviewStore, *, session_max_age_s: int = 12 * 360
         if redirect is not None:
             return redirect
         decided = store.decisions(session.user or "")
-        rows = [{"item": it, "decision": decided.get(it.id)} for it in store.items()]
-        return page(request, "queue.html", {"rows": rows}, session, new)
+        rows = [{"item": it, "decision": decided.get(it.id), "snippet": _snippet(it.text)} for it in store.items()]
+        pending = store.next_pending(session.user or "")
+        return page(request, "queue.html", {"rows": rows, "pending": pending}, session, new)
 
     @router.get("/done")
     def done(request: Request) -> Response:
@@ -294,7 +310,11 @@ def build_review_router(store: ReviewStore, *, session_max_age_s: int = 12 * 360
         reviewer = session.user or ""
         if action == "skip":
             following = store.next_pending(reviewer, after=position)
-            target = f"/review/items/{following}" if following is not None and following != position else f"/review/items/{min(position + 1, store.count())}"
+            target = (
+                f"/review/items/{following}"
+                if following is not None and following != position
+                else f"/review/items/{min(position + 1, store.count())}"
+            )
             return RedirectResponse(target, status_code=303)
         if action != "save":
             raise ServiceError(422, f"unknown action {action!r}; expected save or skip")
@@ -304,7 +324,17 @@ def build_review_router(store: ReviewStore, *, session_max_age_s: int = 12 * 360
             raise ServiceError(422, str(exc)) from None
         final = [x.value for x in result.labels]
         if not final:
-            return item_page(request, session, new, item, [], note, [], error="Choose at least one label (No crisis when nothing applies).", status=422)
+            return item_page(
+                request,
+                session,
+                new,
+                item,
+                [],
+                note,
+                [],
+                error="Choose at least one label (No crisis when nothing applies).",
+                status=422,
+            )
         if result.changed:
             messages = [f.message for f in result.fired]
             error = "Not saved yet: the clinical rules changed your selection. Check it and save again."

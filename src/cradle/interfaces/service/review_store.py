@@ -121,11 +121,25 @@ class Decision:
 
 def _item(row: Any) -> StoredItem:
     vote = json.loads(row["vote"]) if row["vote"] is not None else None
-    return StoredItem(int(row["position"]), row["id"], row["text"], json.loads(row["votes"]), tuple(vote) if vote is not None else None, row["agreement"])
+    return StoredItem(
+        int(row["position"]),
+        row["id"],
+        row["text"],
+        json.loads(row["votes"]),
+        tuple(vote) if vote is not None else None,
+        row["agreement"],
+    )
 
 
 def _decision(row: Any) -> Decision:
-    return Decision(row["item_id"], row["reviewer"], tuple(json.loads(row["labels"])), tuple(json.loads(row["rules"])), row["note"], row["decided_at"])
+    return Decision(
+        row["item_id"],
+        row["reviewer"],
+        tuple(json.loads(row["labels"])),
+        tuple(json.loads(row["rules"])),
+        row["note"],
+        row["decided_at"],
+    )
 
 
 class ReviewStore:
@@ -175,7 +189,10 @@ class ReviewStore:
                 votes = json.dumps(it.votes, ensure_ascii=False)
                 vote = json.dumps(list(it.vote)) if it.vote is not None else None
                 if con.execute("SELECT 1 FROM review_items WHERE id = ?", (it.id,)).fetchone():
-                    con.execute("UPDATE review_items SET text = ?, votes = ?, vote = ?, agreement = ? WHERE id = ?", (it.text, votes, vote, it.agreement, it.id))
+                    con.execute(
+                        "UPDATE review_items SET text = ?, votes = ?, vote = ?, agreement = ? WHERE id = ?",
+                        (it.text, votes, vote, it.agreement, it.id),
+                    )
                     updated += 1
                 else:
                     last += 1
@@ -372,4 +389,3 @@ class ReviewStore:
             key = secrets.token_bytes(32)
             con.execute("INSERT INTO review_settings (key, value) VALUES ('session_key', ?)", (key.hex(),))
             return key
-

@@ -5,9 +5,10 @@ the events raised so far and a version number. A write names the version it read
 another process wrote in between, :class:`ConcurrentUpdateError` is raised instead of
 losing that turn.
 
-The state holds the conversation's turns (the monitor needs the history), so the database
-file is as sensitive as the conversations themselves: keep it on an encrypted disk and
-delete conversations you no longer need (``DELETE /v1/conversations/{id}``).
+With ``local:`` detectors the state is a fixed-size context vector and holds no text; with
+LLM engines it keeps the earlier messages the model is shown (raw text). Treat the database
+file as sensitive as the conversations themselves, and delete conversations you no longer need
+(``DELETE /v1/conversations/{id}``).
 """
 
 from __future__ import annotations
