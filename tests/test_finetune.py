@@ -18,7 +18,13 @@ from typer.testing import CliRunner
 from cradle.data import Dialogue, Post, Turn, write_dialogues_nested, write_posts_jsonl
 from cradle.interfaces.cli.app import app
 from cradle.labels import DialogueLabel, PostLabel
-from cradle.pipelines.finetune import FinetuneError, FinetuneSettings, default_learning_rate, gradient_accumulation_steps, split_dev
+from cradle.pipelines.finetune import (
+    FinetuneError,
+    FinetuneSettings,
+    default_learning_rate,
+    gradient_accumulation_steps,
+    split_dev,
+)
 from cradle.pipelines.sft_export import post_example
 from cradle.prompts import SYSTEM_PROMPT_OPEN, TRAINING_TEMPLATE, parse_reply
 

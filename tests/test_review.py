@@ -101,17 +101,25 @@ def test_queue_from_an_ensemble_run(setup):
     _, runs, posts, root = setup
     result = ensemble_runs(read_runs(runs))
     write_ensemble(result, root / "ens", read_runs(runs))
-    items = queue_from_runs([root / "ens"], texts_from_dataset(str(posts)), scope="full")
+    texts = texts_from_dataset(str(posts))
+    items = queue_from_runs([root / "ens"], texts)  # one ensemble run: its disagreements by default
     assert [it.id for it in items] == ["p3"]
     assert items[0].votes["model-a"]["labels"] == ["rape_past"]
-    assert [it.id for it in queue_from_runs([root / "ens"], texts_from_dataset(str(posts)))] == ["p1", "p3", "p4", "p5"]
+    assert [it.id for it in queue_from_runs([root / "ens"], texts, scope="any")] == ["p1", "p3", "p4", "p5"]
+    (root / "ens" / "votes.jsonl").unlink()  # without the votes: the predictions with status disagreement
+    items = queue_from_runs([root / "ens"], texts)
+    assert [(it.id, it.votes, it.vote) for it in items] == [("p3", {}, None)]
 
 
 def test_queue_errors(setup):
     _, runs, posts, root = setup
     texts = texts_from_dataset(str(posts))
-    with pytest.raises(DataError, match="one run cannot disagree with itself"):
+    with pytest.raises(
+        DataError, match="one run cannot disagree with itself.*neither votes.jsonl nor predictions with status disagreement"
+    ):
         queue_from_runs([runs[0]], texts)
+    with pytest.raises(DataError, match="one run cannot disagree with itself"):
+        queue_from_runs([root / "posts.csv"], texts)
     with pytest.raises(DataError, match=r"2 queued post id\(s\) are not in the texts"):
         queue_from_runs(runs, {k: v for k, v in texts.items() if k not in ("p3", "p4")})
     dlg = root / "dlg"

@@ -724,7 +724,10 @@ def _findings(posts: dict[str, Any] | None, dialogues: dict[str, Any] | None) ->
         if len(tied) > 1:
             out.append(f"Best {metric_name}: {', '.join(tied)} tie at {best}.")
             continue
-        out.append(f"Best {metric_name}: {top['run'].name} at {best}" + (f" (95% CI {top['ci'][1:-1].replace(', ', ' to ')})." if top["ci"] else "."))
+        out.append(
+            f"Best {metric_name}: {top['run'].name} at {best}"
+            + (f" (95% CI {top['ci'][1:-1].replace(', ', ' to ')})." if top["ci"] else ".")
+        )
         if len(board) > 1:
             second = board[1]
             m2 = second["all"] if key else second["m"]["turn_level"]

@@ -113,7 +113,7 @@ def render_readme(card: Mapping[str, Any], model_dir: str | Path) -> str:
         "The model expects the prompt it was trained with; `prompt.txt` in this folder holds that template.",
         "",
         "```bash",
-        f"cradle detect --model hf:{d} 'text to label'",
+        f"cradle evaluate cradle-bench:test --model hf:{d} --prompt-file {d / PROMPT_FILE_NAME} --out runs/{d.name}",
         "```",
         "",
         "Evaluation on a benchmark, directly or through a vLLM server: see `docs/finetuning.md` in cradle.",

@@ -139,6 +139,7 @@ def register(app: typer.Typer) -> None:
                 f"interrupted: predictions so far are in {out}; rerun the same command to resume.",
                 highlight=False,
                 soft_wrap=True,
+                markup=False,
             )
             raise typer.Exit(130) from None
         if not quiet:
@@ -150,10 +151,11 @@ def register(app: typer.Typer) -> None:
                 f"the predictions are in {out / 'predictions.jsonl'}",
                 highlight=False,
                 soft_wrap=True,
+                markup=False,
             )
             return
         if json_out:
             print_json(result)
         else:
             show_scores(result)
-            err_console.print(f"Wrote {out / SCORES_NAME}", highlight=False, soft_wrap=True)
+            err_console.print(f"Wrote {out / SCORES_NAME}", highlight=False, soft_wrap=True, markup=False)

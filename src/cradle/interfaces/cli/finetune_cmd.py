@@ -55,10 +55,14 @@ def _training_progress() -> Iterator[tuple[Any, Any]]:
 
 
 def _quiet_transformers() -> None:
-    """Silence transformers' own tqdm bars (weight loading and saving): the Rich bar reports progress."""
+    """Silence transformers' own tqdm bars (the Rich bar reports progress) and its internal deprecation notices."""
+    import warnings
+
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    # deprecation notices raised inside transformers/peft themselves, not by anything the user can change
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
 
 
 def register(app: typer.Typer) -> None:
@@ -162,7 +166,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"Best validation loss {res['best_eval_loss']:.4f} at step {res['best_step']} of {res['total_steps']}.")
         what = "adapter" if card["method"] == "lora" else "full weights"
         console.print(f"Saved the {what}, tokenizer and model card to {result.out_dir} ({res['seconds']:.0f} s of training).")
-        console.print(f"Try it: cradle detect --model hf:{result.out_dir} 'text to label'")
+        console.print(f"Evaluate it: cradle evaluate DATA --model hf:{result.out_dir} --prompt-file {result.out_dir / 'prompt.txt'} --out RUN_DIR")
 
     @app.command("merge-adapter")
     @cli_errors

@@ -151,12 +151,19 @@ def predict_to_dir(
     from cradle.pipelines.items import dataset_items
     from cradle.pipelines.runner import DatasetInfo, RunOptions, run_items
 
-    detector = build_detector(spec, **detector_options)
-    dataset = load_dataset(data, data_dir)
-    total = len(dataset) if dataset.kind == "posts" else dataset.n_user_turns  # type: ignore[union-attr]
-    response_cache = None
     from cradle.detectors.llm import LLMDetector
 
+    detector = build_detector(spec, **detector_options)
+    dataset = load_dataset(data, data_dir)
+    if dataset.kind == "dialogues" and not callable(getattr(detector, "predict_dialogue", None)):
+        from cradle.detectors.local import LocalDetector
+
+        if isinstance(detector, LocalDetector):  # the local post model labels turns through its dialogue wrapper
+            from cradle.detectors.local_dialogue import LocalTurnDetector
+
+            detector = LocalTurnDetector(detector)
+    total = len(dataset) if dataset.kind == "posts" else dataset.n_user_turns  # type: ignore[union-attr]
+    response_cache = None
     if isinstance(detector, LLMDetector) and not no_cache:
         from cradle.pipelines.cache import ResponseCache, default_cache_path
 
@@ -193,6 +200,7 @@ def show_run_summary(summary: RunSummary) -> None:
         f"  ({summary.new} new, {summary.resumed} already done; {summary.calls} model calls, {summary.cache_hits} cache hits; {summary.wall_s:.1f} s)",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     if summary.usage:
         line = f"tokens: {_tokens(summary.usage)}"
@@ -202,18 +210,21 @@ def show_run_summary(summary: RunSummary) -> None:
             line += f"; estimated cost ${summary.cost_usd:,.4f}"
             if summary.cost_session_usd is not None and summary.usage_session != summary.usage:
                 line += f" (this session ${summary.cost_session_usd:,.4f})"
-        err_console.print(line, highlight=False, soft_wrap=True)
+        err_console.print(line, highlight=False, soft_wrap=True, markup=False)
     if summary.rate_limited:
         err_console.print(
             f"rate limited {summary.rate_limited} time(s); concurrency lowered {summary.concurrency_cuts} time(s)",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
     if not summary.complete:
         err_console.print(
-            f"[yellow]{c.get('error', 0)} item(s) ended in error: rerun the same command to retry them.[/]", highlight=False
+            f"[yellow]{c.get('error', 0)} item(s) ended in error: rerun the same command to retry them.[/]",
+            highlight=False,
+            soft_wrap=True,
         )
-    err_console.print(f"Wrote {summary.path / 'predictions.jsonl'}", highlight=False, soft_wrap=True)
+    err_console.print(f"Wrote {summary.path / 'predictions.jsonl'}", highlight=False, soft_wrap=True, markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -264,6 +275,7 @@ def register(app: typer.Typer) -> None:
                 f"interrupted: predictions so far are in {out}; rerun the same command to resume.",
                 highlight=False,
                 soft_wrap=True,
+                markup=False,
             )
             raise typer.Exit(130) from None
         if not quiet:

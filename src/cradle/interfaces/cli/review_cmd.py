@@ -43,8 +43,11 @@ def init(
     texts: Annotated[str, typer.Option(help="The posts the runs labelled: a file or a dataset name such as cradle-bench:test.")],
     db: Annotated[Path, typer.Option(help=_DB_HELP)],
     scope: Annotated[
-        str, typer.Option(help="any: every post the runs do not agree on unanimously; full: only posts without a majority.")
-    ] = "any",
+        Optional[str],
+        typer.Option(
+            help="any: every post the runs do not agree on unanimously (default for several runs); full: only posts without a majority (default for one ensemble run)."
+        ),
+    ] = None,
     min_agree: Annotated[int, typer.Option("--min-agree", "-k", help="Votes a label set needs to win.", min=1)] = 2,
     data_dir: Annotated[
         Optional[Path], typer.Option(help="Local folder laid out like the hub repos.", envvar="CRADLE_DATA_DIR")
@@ -54,7 +57,7 @@ def init(
     from cradle.interfaces.service.queue import queue_from_runs, texts_from_dataset
     from cradle.interfaces.service.review_store import ReviewStore
 
-    if scope not in ("any", "full"):
+    if scope not in ("any", "full", None):
         raise UsageFailure(f"--scope must be 'any' or 'full'; got {scope!r}")
     items = queue_from_runs(runs, texts_from_dataset(texts, data_dir), scope=scope, min_agree=min_agree)  # type: ignore[arg-type]
     added, updated = ReviewStore(db).add_items(items)

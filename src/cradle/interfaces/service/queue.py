@@ -4,12 +4,14 @@ Two sources are accepted:
 
 - two or more runs (run directories holding ``predictions.jsonl``, or predictions files) over
   the same posts: they vote with whole label sets as in :mod:`cradle.pipelines.ensemble`;
-- one ensemble run directory written by ``cradle ensemble`` (it holds ``votes.jsonl``, which
-  keeps every run's vote).
+- one ensemble run directory written by ``cradle ensemble``: its ``votes.jsonl`` keeps every
+  run's vote; without that file, the predictions whose status is ``disagreement`` are queued
+  (without the individual votes).
 
 ``scope="any"`` queues every post on which the runs are not unanimous (a majority may exist);
-``scope="full"`` only the full disagreements (no label set won the vote). Texts come from a
-dataset (a file or a dataset name); every queued id must be found there.
+``scope="full"`` only the full disagreements (no label set won the vote). By default several runs
+use ``"any"`` and one ensemble run ``"full"`` (its disagreement items). Texts come from a dataset
+(a file or a dataset name); every queued id must be found there.
 """
 
 from __future__ import annotations
@@ -103,6 +105,13 @@ def _from_votes_file(run_dir: Path, scope: Scope) -> list[tuple[str, dict[str, d
     return out
 
 
+def _from_disagreement_statuses(run_dir: Path) -> list[tuple[str, dict[str, dict[str, Any]], tuple[str, ...] | None, str]]:
+    from cradle.data import Status, read_predictions
+
+    predictions = read_predictions(run_dir / "predictions.jsonl")
+    return [(str(p.id), {}, None, "none") for p in predictions if p.status is Status.DISAGREEMENT]
+
+
 def _from_runs(
     paths: Sequence[str | Path], scope: Scope, min_agree: int
 ) -> list[tuple[str, dict[str, dict[str, Any]], tuple[str, ...] | None, str]]:
@@ -128,7 +137,7 @@ def queue_from_runs(
     runs: Sequence[str | Path],
     texts: Mapping[str, str],
     *,
-    scope: Scope = "any",
+    scope: Scope | None = None,
     min_agree: int = 2,
 ) -> list[ReviewItem]:
     """The posts to adjudicate, in the order of the first run.
@@ -139,8 +148,9 @@ def queue_from_runs(
         Two or more runs, or one ensemble run directory (with ``votes.jsonl``).
     texts : mapping
         Post id -> text (see :func:`texts_from_dataset`).
-    scope : {"any", "full"}, default="any"
-        Queue every non-unanimous post, or only full disagreements.
+    scope : {"any", "full"} or None
+        Queue every non-unanimous post, or only full disagreements; ``None``: ``"full"`` for one
+        ensemble run, ``"any"`` for several runs.
     min_agree : int, default=2
         Votes a label set needs to win (for two or more runs).
 
@@ -164,21 +174,26 @@ def queue_from_runs(
     >>> items[0].agreement, items[0].vote, sorted(items[0].votes)
     ('none', None, ['a', 'b'])
     """
-    if scope not in ("any", "full"):
+    if scope not in ("any", "full", None):
         raise ValueError(f"scope must be 'any' or 'full'; got {scope!r}")
     paths = [Path(p).expanduser() for p in runs]
     if not paths:
         raise DataError.single("runs", "no run given: name two or more runs, or one ensemble run directory")
     if len(paths) == 1:
         run_dir = paths[0]
-        if not (run_dir.is_dir() and (run_dir / "votes.jsonl").is_file()):
-            raise DataError.single(
-                run_dir,
-                "one run cannot disagree with itself: name two or more runs, or one ensemble run directory (written by cradle ensemble, with votes.jsonl)",
-            )
-        found = _from_votes_file(run_dir, scope)
+        lonely = "one run cannot disagree with itself: name two or more runs, or one ensemble run directory (written by cradle ensemble)"
+        if run_dir.is_dir() and (run_dir / "votes.jsonl").is_file():
+            found = _from_votes_file(run_dir, scope or "full")
+        elif run_dir.is_dir() and (run_dir / "predictions.jsonl").is_file():
+            found = _from_disagreement_statuses(run_dir)
+            if not found:
+                raise DataError.single(
+                    run_dir, f"{lonely}; this run has neither votes.jsonl nor predictions with status disagreement"
+                )
+        else:
+            raise DataError.single(run_dir, lonely)
     else:
-        found = _from_runs(paths, scope, min_agree)
+        found = _from_runs(paths, scope or "any", min_agree)
     missing = [item_id for item_id, *_ in found if item_id not in texts]
     if missing:
         raise DataError.single(
