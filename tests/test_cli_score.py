@@ -101,6 +101,7 @@ def test_mismatched_ids_are_counted(files, tmp_path):
     res = CliRunner().invoke(app, ["score", str(gold), str(pred)])
     assert res.exit_code == 2
     assert "5 gold item(s) have no prediction" in res.output and "1 prediction(s) match no gold item" in res.output
+    assert "predictions:id:" in res.output  # printed verbatim, no emoji or markup
 
 
 def test_human_output_is_a_table(files):

@@ -61,3 +61,11 @@ def test_synthetic_splits_are_disjoint_and_consistent():
         assert all(is_consistent(p.labels) for p in posts)
         ids[split] = {p.text for p in posts}
     assert not (ids["train"] & ids["dev"]) and not (ids["train"] & ids["test"]) and not (ids["dev"] & ids["test"])
+
+
+def test_unlabelled_corpus_loads_without_labels(write):
+    path = write("corpus.csv", "question_id,question_text\nq1,hello there\nq2,another post\n")
+    ds = load_dataset(str(path))
+    assert [p.labels for p in ds.posts] == [None, None]
+    jpath = write("corpus.jsonl", '{"id": "a", "text": "hi"}\n')
+    assert load_dataset(str(jpath)).posts[0].labels is None

@@ -118,6 +118,21 @@ def test_finetune_rejects_bad_settings_before_loading(tmp_path):
     assert res.exit_code == 2 and "--precision must be auto, bf16, fp16 or fp32" in res.output
 
 
+def test_missing_packages_are_named(monkeypatch, tmp_path):
+    import sys
+
+    from cradle.pipelines.finetune import require_finetune_packages
+
+    monkeypatch.setitem(sys.modules, "peft", None)
+    with pytest.raises(FinetuneError, match=r"needs peft, which is not installed: pip install 'cradle-risk\[finetune\]'"):
+        require_finetune_packages()
+    data = tmp_path / "train.jsonl"
+    write_posts_jsonl(POSTS, data)
+    for args in (["finetune", data, "--base", "x", "--out", tmp_path / "o"], ["merge-adapter", tmp_path, "--out", tmp_path / "m"]):
+        res = _invoke(*args)
+        assert res.exit_code == 2 and "needs peft, which is not installed" in res.output
+
+
 # --------------------------------------------------------------------------------------------
 # With torch, transformers and peft: a tiny model trained on CPU
 # --------------------------------------------------------------------------------------------

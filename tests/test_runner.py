@@ -395,6 +395,28 @@ def test_fatal_provider_error_stops_the_run_and_marks_it_failed(server, tmp_path
     assert server.calls < 10
 
 
+def test_a_failure_to_record_stops_the_run_instead_of_losing_items(server, tmp_path, monkeypatch):
+    from cradle.pipelines.rundir import RunDirectory
+
+    real_append = RunDirectory.append
+    calls = {"n": 0}
+
+    def failing_append(self, prediction):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise OSError(28, "No space left on device")
+        real_append(self, prediction)
+
+    monkeypatch.setattr(RunDirectory, "append", failing_append)
+    with pytest.raises(OSError, match="No space left"):
+        run(server, post_items(posts(40)), tmp_path / "run", concurrency=4)
+    monkeypatch.undo()
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "failed"
+    assert len(lines(tmp_path / "run" / "predictions.jsonl")) == 5
+    s = run(server, post_items(posts(40)), tmp_path / "run", concurrency=4)
+    assert s.resumed == 5 and s.new == 35 and s.status == "complete"
+
+
 def test_cost_totals_for_a_known_model(server, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     det = load_detector("openai:gpt-5-mini-2025-08-07", base_url=server.openai_base, backoff_base=0.001)

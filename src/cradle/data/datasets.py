@@ -186,6 +186,22 @@ def _looks_like_dialogues(path: Path) -> bool:
     return False
 
 
+def _post_labels_field(path: Path) -> str | None:
+    """The label column of a post file, or ``None`` for an unlabelled corpus (no such column)."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        for line in read_utf8(path).splitlines():
+            if line.strip():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    return "labels"  # let the reader name the bad line
+                return "labels" if isinstance(rec, dict) and "labels" in rec else None
+        return "labels"
+    header = next(csv.reader(io.StringIO(read_utf8(path)[:65536])), [])
+    return "final_labels" if "final_labels" in header or not header else None
+
+
 def load_dataset(spec: str, data_dir: str | Path | None = None, kind: str | None = None) -> Dataset:
     """Load posts or dialogues from a path or a dataset name.
 
@@ -198,6 +214,10 @@ def load_dataset(spec: str, data_dir: str | Path | None = None, kind: str | None
     kind : {"posts", "dialogues"}, optional
         Force the kind instead of detecting it.
 
+    A post file without a label column (``final_labels`` in CSV, ``labels`` in JSON Lines) is
+    read as an unlabelled corpus: its posts have ``labels=None`` (fine for ``predict``;
+    scoring refuses it).
+
     Examples
     --------
     >>> ds = load_dataset("synthetic:posts-test")
@@ -209,4 +229,5 @@ def load_dataset(spec: str, data_dir: str | Path | None = None, kind: str | None
     fp = file_fingerprint(path)
     if is_dialogue:
         return DialogueDataset(spec, path, read_dialogues(path), fp)
-    return PostDataset(spec, path, read_posts(path), fp)
+    labels_field = _post_labels_field(path)
+    return PostDataset(spec, path, read_posts(path, labels_field=labels_field), fp)

@@ -27,7 +27,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +35,7 @@ from typing import Any
 
 from cradle.data import Dialogue, Prediction, Status
 from cradle.data.datasets import Dataset
-from cradle.detectors.llm import LLMDetector, run_sync
+from cradle.detectors.llm import ItemResult, LLMDetector, run_sync
 from cradle.pipelines.cache import ResponseCache
 from cradle.pipelines.items import ItemKind, WorkItem
 from cradle.pipelines.limits import AdaptiveConcurrency, LimitedGate, rate_limiter_for
@@ -393,21 +393,44 @@ async def _run_api(
 ) -> None:
     rate = rate_limiter_for(f"{detector.engine}|{detector.base_url}", opts.rate_limit) if opts.rate_limit else None
     gate = LimitedGate(concurrency, rate)
+    loop = asyncio.get_running_loop()
+    finished: deque[tuple[WorkItem, ItemResult]] = deque()
+    flush_scheduled = False
+    failure: BaseException | None = None  # a recording failure (disk full, ...), raised in the workers
     cuts_seen = 0
 
+    def flush() -> None:
+        """Record finished items: the prediction line first, then the cache entry."""
+        nonlocal flush_scheduled, cuts_seen, failure
+        flush_scheduled = False
+        try:
+            while finished:
+                item, result = finished.popleft()
+                record(item, result.prediction, calls=result.calls, cached=result.cached)
+                if result.cache_entry is not None and cache is not None:
+                    cache.put(*result.cache_entry)
+        except Exception as exc:  # a callback's exception would be swallowed by the loop: hand it over
+            if failure is None:
+                failure = exc
+        if concurrency.cuts != cuts_seen:
+            cuts_seen = concurrency.cuts
+            log.warning("rate limited (HTTP 429): concurrency lowered to %d", concurrency.current)
+
     async def worker(client: Any) -> None:
-        nonlocal cuts_seen
+        nonlocal flush_scheduled
         for item in pending:
+            if failure is not None:
+                raise failure
             request = detector.request_for_post(item.text) if kind == "post" else detector.request_for_turn(item.history)
             result = await detector.aresolve(
                 request, schema, client=client, gate=gate, cache=cache, defer_cache=True, item_id=item.id
             )
-            record(item, result.prediction, calls=result.calls, cached=result.cached)
-            if result.cache_entry is not None and cache is not None:
-                cache.put(*result.cache_entry)  # after the prediction is on disk
-            if concurrency.cuts != cuts_seen:
-                cuts_seen = concurrency.cuts
-                log.warning("rate limited (HTTP 429): concurrency lowered to %d", concurrency.current)
+            # Bookkeeping runs after the callbacks already due, so that this worker (and the
+            # others answered in the same round) send their next request first.
+            finished.append((item, result))
+            if not flush_scheduled:
+                flush_scheduled = True
+                loop.call_soon(flush)
 
     async with detector.open_client(opts.concurrency) as client:
         tasks = [asyncio.ensure_future(worker(client)) for _ in range(opts.concurrency)]
@@ -418,6 +441,10 @@ async def _run_api(
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        finally:
+            flush()  # whatever finished is recorded, even when the run stops
+    if failure is not None:
+        raise failure
 
 
 def _error_prediction(exc: BaseException) -> Prediction:

@@ -105,8 +105,9 @@ def fbeta_threshold(y: np.ndarray, p: np.ndarray, beta: float = 2.0, default: fl
     distinct = np.r_[ps[1:] != ps[:-1], True]
     f = np.where(distinct, f, -1)
     k = int(np.flatnonzero(f == f.max())[0])  # fewest positives among ties = highest threshold
-    lower = ps[k + 1] if k + 1 < len(ps) else 0.0
-    return float((ps[k] + lower) / 2)
+    lower = ps[k + 1] if k + 1 < len(ps) else min(0.0, float(ps[k]))
+    mid = (ps[k] + lower) / 2
+    return float(mid if lower < mid <= ps[k] or lower == ps[k] else ps[k])  # adjacent floats: cut at the score
 
 
 def _label_matrix(posts: Sequence[Post]) -> np.ndarray:

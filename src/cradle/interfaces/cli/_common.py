@@ -23,6 +23,13 @@ class UsageFailure(Exception):
     """A problem the user can fix; printed without a traceback, exit code 2."""
 
 
+def _print_error(exc: BaseException) -> None:
+    """Print a message verbatim: no Rich markup or emoji codes (``file:id:`` must stay as is)."""
+    from rich.text import Text
+
+    err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True, emoji=False)
+
+
 def cli_errors(func: F) -> F:
     """Turn expected failures (bad data, bad labels, bad specs) into a message and exit code 2."""
 
@@ -34,11 +41,11 @@ def cli_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (DataError, UnknownLabelError, UsageFailure, FileNotFoundError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            _print_error(exc)
             raise typer.Exit(2) from None
         except ValueError as exc:
             if type(exc).__module__.startswith("cradle"):
-                err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                _print_error(exc)
                 raise typer.Exit(2) from None
             raise
 

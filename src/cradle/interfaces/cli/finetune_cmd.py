@@ -176,8 +176,10 @@ def register(app: typer.Typer) -> None:
         dtype: Annotated[str, typer.Option(help="auto (the base model's), bfloat16, float16 or float32.")] = "auto",
     ) -> None:
         """Fold a LoRA adapter into its base model and save full weights (to serve with vLLM)."""
+        from cradle.pipelines.finetune import require_finetune_packages
         from cradle.pipelines.merge_adapter import merge_adapter as run_merge
 
+        require_finetune_packages()
         _quiet_transformers()
         with err_console.status(f"merging {adapter} into its base model"):
             path = run_merge(adapter, out, dtype=dtype)
