@@ -322,8 +322,8 @@ def test_predict_dialogue_one_call_per_user_turn_with_history(server):
     assert [p.labels for p in preds] == [(), ("confirm_DV_ongoing",), ()]
     assert all(p.ok for p in preds)
     assert server.calls == 3
-    last = server.requests[-1]["body"]["messages"][0]["content"]
-    assert "User: hey, rough night\nListener: I'm here. What happened?\nUser: he threw my phone" in last
+    (last,) = [r["body"]["messages"][0]["content"] for r in server.requests if 'every week\n"""' in r["body"]["messages"][0]["content"]]
+    assert "User: hey, rough night\nListener: I'm here. What happened?\nUser: he threw my phone and grabbed my arm\nListener: That sounds frightening.\n" in last
 
 
 def test_async_twin_and_sync_call_inside_a_running_loop(server):

@@ -140,7 +140,7 @@ class HFDetector:
             kwargs: dict[str, Any] = {"dtype" if (major, minor) >= (4, 56) else "torch_dtype": dtype}
             if self.device_map:
                 kwargs["device_map"] = self.device_map
-            model = self._model or AutoModelForCausalLM.from_pretrained(self.model_id, **kwargs)
+            model: Any = self._model or AutoModelForCausalLM.from_pretrained(self.model_id, **kwargs)
         except (OSError, ValueError, AttributeError) as exc:
             raise ModelLoadError(f"cannot load {self.model_id!r} with transformers: {exc}") from None
         if not self.device_map and self._model is None:

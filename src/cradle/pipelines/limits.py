@@ -196,6 +196,7 @@ class LimitedGate:
         self.rate = rate
 
     async def acquire(self) -> None:
+        """Take a concurrency place, then wait for the rate limit's turn."""
         await self.concurrency.acquire()
         if self.rate is not None:
             try:
@@ -205,4 +206,5 @@ class LimitedGate:
                 raise
 
     def release(self, outcome: Outcome) -> None:
+        """Give the place back; the concurrency limit adapts to ``outcome``."""
         self.concurrency.release(outcome)

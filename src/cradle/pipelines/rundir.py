@@ -177,10 +177,12 @@ class RunDirectory:
 
     @property
     def manifest_path(self) -> Path:
+        """``RUN/manifest.json``."""
         return self.path / MANIFEST_NAME
 
     @property
     def predictions_path(self) -> Path:
+        """``RUN/predictions.jsonl``."""
         return self.path / PREDICTIONS_NAME
 
     @classmethod

@@ -31,7 +31,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from cradle.data import Dialogue, Prediction, Status
 from cradle.data.datasets import Dataset
@@ -280,7 +280,7 @@ async def arun_items(
     source = iter(items)
     first = next(source, None)
     kind: ItemKind = first.kind if first is not None else "post"
-    schema = "post" if kind == "post" else "dialogue"
+    schema: Literal["post", "dialogue"] = "post" if kind == "post" else "dialogue"
     _check_detector(detector, kind)
     is_api = isinstance(detector, LLMDetector)
     settings = {
@@ -481,9 +481,9 @@ async def _run_batched(pending: Iterator[WorkItem], detector: Any, kind: ItemKin
                     )
             except Exception as exc:
                 log.warning("dialogue %s failed (%s)", dialogue.id, type(exc).__name__)
-                by_turn = {i.turn_id: _error_prediction(exc) for i in group}
+                by_turn = {t.turn_id: _error_prediction(exc) for t in dialogue.user_turns}
             for item in group:
-                record(item, by_turn[item.turn_id], calls=0, cached=False)
+                record(item, by_turn[cast(int, item.turn_id)], calls=0, cached=False)
 
 
 def run_items(

@@ -36,8 +36,8 @@ def _key_invalid(data: Any) -> bool:
     err = data.get("error") if isinstance(data, Mapping) else None
     if not isinstance(err, Mapping):
         return False
-    details = err.get("details") if isinstance(err.get("details"), list) else []
-    reasons = {str(d.get("reason")) for d in details if isinstance(d, Mapping)}
+    details = err.get("details")
+    reasons = {str(d.get("reason")) for d in details if isinstance(d, Mapping)} if isinstance(details, list) else set()
     return "API_KEY_INVALID" in reasons or "API key not valid" in str(err.get("message", ""))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from cradle.detectors.providers.base import (
     ChatReply,
@@ -54,8 +54,8 @@ class OpenAIProvider(Provider):
     """``POST {base_url}/chat/completions`` with a bearer key (``OPENAI_API_KEY``)."""
 
     engine = "openai"
-    key_envs = ("OPENAI_API_KEY",)
-    base_url_env = "OPENAI_BASE_URL"
+    key_envs: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    base_url_env: ClassVar[str | None] = "OPENAI_BASE_URL"
     default_base_url = "https://api.openai.com/v1"
     max_tokens_field = "max_completion_tokens"
 

@@ -147,11 +147,10 @@ def predict_to_dir(
         When the provider refuses every request (bad key, unknown model, no quota).
     """
     from cradle.data import load_dataset
+    from cradle.detectors.llm import LLMDetector
     from cradle.detectors.providers import FatalProviderError
     from cradle.pipelines.items import dataset_items
     from cradle.pipelines.runner import DatasetInfo, RunOptions, run_items
-
-    from cradle.detectors.llm import LLMDetector
 
     detector = build_detector(spec, **detector_options)
     dataset = load_dataset(data, data_dir)
