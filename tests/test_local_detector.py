@@ -53,7 +53,7 @@ def _tiny_corpus() -> list[Post]:
     posts = []
     for labels, texts in templates.items():
         for t in texts:
-            for k, f in enumerate(fillers):
+            for f in fillers:
                 posts.append(Post(f"{len(posts)}", t.format(f).strip(), tuple(PostLabel(x) for x in labels)))
     return posts
 

@@ -47,14 +47,13 @@ __all__ = ["SCORES_NAME", "score_run", "register"]
 SCORES_NAME = "scores.json"
 
 
-def score_run(dataset: Dataset, out: Path, *, bootstrap: int = 0, seed: int = 0) -> dict[str, Any] | None:
+def score_run(dataset: Dataset, out: Path, *, bootstrap: int = 0, seed: int = 0) -> dict[str, Any]:
     """Score the predictions of run directory ``out`` against ``dataset`` and write ``scores.json``.
 
     Returns
     -------
-    dict or None
-        The score object; ``None`` for dialogues when this installation has no dialogue metrics
-        (``cradle.metrics.dialogue``), in which case nothing is written.
+    dict
+        The score object (the one ``cradle score --json`` prints).
 
     Raises
     ------
@@ -67,12 +66,8 @@ def score_run(dataset: Dataset, out: Path, *, bootstrap: int = 0, seed: int = 0)
 
     pred_path = out / PREDICTIONS_NAME
     if dataset.kind == "dialogues":
-        try:
-            from cradle.metrics.dialogue import score_dialogues
-        except ModuleNotFoundError as exc:
-            if exc.name != "cradle.metrics.dialogue":
-                raise
-            return None
+        from cradle.metrics.dialogue import score_dialogues
+
         preds = read_predictions(pred_path, "dialogue")
         result = score_dialogues(dataset.dialogues, preds, bootstrap=bootstrap, seed=seed)
     else:
@@ -145,17 +140,11 @@ def register(app: typer.Typer) -> None:
         if not quiet:
             show_run_summary(summary)
         result = score_run(dataset, out, bootstrap=bootstrap, seed=seed)
-        if result is None:
-            err_console.print(
-                f"dialogue scoring is not available in this installation (no cradle.metrics.dialogue); "
-                f"the predictions are in {out / 'predictions.jsonl'}",
-                highlight=False,
-                soft_wrap=True,
-                markup=False,
-            )
-            return
+        from cradle.interfaces.report import write_report
+
+        report = write_report([out], out / "report.html", gold=dataset, data_dir=data_dir)
         if json_out:
             print_json(result)
         else:
             show_scores(result)
-            err_console.print(f"Wrote {out / SCORES_NAME}", highlight=False, soft_wrap=True, markup=False)
+            err_console.print(f"Wrote {out / SCORES_NAME} and {report}", highlight=False, soft_wrap=True, markup=False)

@@ -155,12 +155,9 @@ def predict_to_dir(
     detector = build_detector(spec, **detector_options)
     dataset = load_dataset(data, data_dir)
     if dataset.kind == "dialogues" and not callable(getattr(detector, "predict_dialogue", None)):
-        from cradle.detectors.local import LocalDetector
+        from cradle.pipelines.monitor import turn_detector_for
 
-        if isinstance(detector, LocalDetector):  # the local post model labels turns through its dialogue wrapper
-            from cradle.detectors.local_dialogue import LocalTurnDetector
-
-            detector = LocalTurnDetector(detector)
+        detector = turn_detector_for(detector)  # e.g. local: labels turns incrementally through its wrapper
     total = len(dataset) if dataset.kind == "posts" else dataset.n_user_turns  # type: ignore[union-attr]
     response_cache = None
     if isinstance(detector, LLMDetector) and not no_cache:

@@ -1,0 +1,44 @@
+"""``cradle demo``: the embedded detector on the bundled synthetic test splits, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cradle.interfaces.cli._common import cli_errors, console, err_console
+
+#: The bundled splits the demo evaluates, and the run folder of each.
+DEMO_SPLITS = (("synthetic:posts-test", "posts"), ("synthetic:dialogues-test", "dialogues"))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    @cli_errors
+    def demo(
+        out: Annotated[Path, typer.Option(help="Folder for the two runs and the report.")] = Path("cradle-demo"),
+        model: Annotated[str, typer.Option("--model", "-m", help="Detector spec.")] = "local:default",
+        bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for 95% intervals (0: none).", min=0)] = 500,
+    ) -> None:
+        """Evaluate MODEL on the bundled synthetic posts and dialogues (test splits); print the
+        metrics and write a report. Needs no key and no network with the default model."""
+        from cradle.interfaces.cli.evaluate_cmd import score_run
+        from cradle.interfaces.cli.predict_cmd import predict_to_dir
+        from cradle.interfaces.cli.score_cmd import show_scores
+        from cradle.interfaces.report import write_report
+
+        console.print(
+            f"[bold]cradle demo[/]: {model} on the synthetic test splits (written for cradle; see docs/datasheet.md). "
+            "Figures here check the toolkit; they are not clinical validity."
+        )
+        run_dirs = []
+        for name, folder in DEMO_SPLITS:
+            run_dir = out / folder
+            dataset, _ = predict_to_dir(name, model, run_dir, progress=err_console.is_terminal)
+            result = score_run(dataset, run_dir, bootstrap=bootstrap)
+            console.rule(f"{name} ({len(dataset)} {folder})")
+            show_scores(result)
+            run_dirs.append(run_dir)
+        report = write_report(run_dirs, out / "report.html", title=f"cradle demo: {model}")
+        console.print(f"\nRuns in {out}/posts and {out}/dialogues; report: {report}")
