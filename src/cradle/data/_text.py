@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
-from cradle.data.errors import DataError
+from cradle.data.errors import DataError, RowIssue
 
-__all__ = ["read_utf8"]
+__all__ = ["read_utf8", "read_json_objects", "first_json_object"]
 
 
 def read_utf8(path: str | Path) -> str:
@@ -25,3 +27,46 @@ def read_utf8(path: str | Path) -> str:
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         byte = raw[exc.start : exc.start + 1].hex()
         raise DataError.single(p, f"byte 0x{byte} at column {col} is not valid UTF-8", row=line) from None
+
+
+def read_json_objects(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for every non-blank line of a JSON Lines file.
+
+    Raises
+    ------
+    DataError
+        Naming every line that is not valid JSON or not a JSON object.
+    """
+    file = str(path)
+    issues: list[RowIssue] = []
+    records: list[tuple[int, dict[str, Any]]] = []
+    for n, line in enumerate(read_utf8(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            issues.append(RowIssue(file, n, "", f"not valid JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        if not isinstance(rec, dict):
+            issues.append(RowIssue(file, n, "", "a line must hold one JSON object"))
+            continue
+        records.append((n, rec))
+    if issues:
+        raise DataError(issues)
+    return records
+
+
+def first_json_object(path: str | Path) -> dict[str, Any] | None:
+    """The first non-blank line of a JSON Lines file as an object, or ``None`` when it is none.
+
+    Used to sniff a file's layout (posts, dialogues, predictions, chat examples).
+    """
+    for line in read_utf8(path).splitlines():
+        if line.strip():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                return None
+            return rec if isinstance(rec, dict) else None
+    return None

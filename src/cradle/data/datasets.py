@@ -18,14 +18,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Literal, Union
 
-from cradle.data._text import read_utf8
+from cradle.data._text import first_json_object, read_utf8
 from cradle.data.dialogues import read_dialogues
 from cradle.data.errors import DataError
 from cradle.data.posts import read_posts
@@ -176,13 +175,8 @@ def _looks_like_dialogues(path: Path) -> bool:
         header = next(csv.reader(io.StringIO(head)), [])
         return "turn_id" in header
     if suffix in (".jsonl", ".json", ".ndjson"):
-        for line in read_utf8(path).splitlines():
-            if line.strip():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    return False
-                return isinstance(rec, dict) and ("turns" in rec or "turn_id" in rec)
+        rec = first_json_object(path)
+        return rec is not None and ("turns" in rec or "turn_id" in rec)
     return False
 
 
@@ -190,14 +184,8 @@ def _post_labels_field(path: Path) -> str | None:
     """The label column of a post file, or ``None`` for an unlabelled corpus (no such column)."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
-        for line in read_utf8(path).splitlines():
-            if line.strip():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    return "labels"  # let the reader name the bad line
-                return "labels" if isinstance(rec, dict) and "labels" in rec else None
-        return "labels"
+        rec = first_json_object(path)
+        return None if rec is not None and "labels" not in rec else "labels"  # a bad line: the reader names it
     header = next(csv.reader(io.StringIO(read_utf8(path)[:65536])), [])
     return "final_labels" if "final_labels" in header or not header else None
 

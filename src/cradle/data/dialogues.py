@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from cradle.data._text import read_utf8
+from cradle.data._text import read_json_objects, read_utf8
 from cradle.data.errors import DataError, RowIssue
 from cradle.data.types import Dialogue, Turn
 from cradle.labels import DIALOGUE_LABELS, DialogueLabel, UnknownLabelError, parse_dialogue_labels
@@ -185,27 +185,12 @@ def read_dialogues(path: str | Path) -> list[Dialogue]:
         cols = {c: table.column(c).to_pylist() for c in DIALOGUE_COLUMNS}
         rows = ((i + 1, {c: cols[c][i] for c in DIALOGUE_COLUMNS}) for i in range(table.num_rows))
         return dialogues_from_rows(rows, file)
-    text = read_utf8(path)
     if suffix in (".jsonl", ".json", ".ndjson"):
-        records: list[tuple[int, dict[str, Any]]] = []
-        issues: list[RowIssue] = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                issues.append(RowIssue(file, n, "", f"not valid JSON ({exc.msg} at column {exc.colno})"))
-                continue
-            if not isinstance(rec, dict):
-                issues.append(RowIssue(file, n, "", "a line must hold one JSON object"))
-                continue
-            records.append((n, rec))
-        if issues:
-            raise DataError(issues)
+        records = read_json_objects(path)
         if records and "turns" in records[0][1]:
             return _nested_dialogues(records, file)
         return dialogues_from_rows(records, file)
+    text = read_utf8(path)
     if suffix == ".csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [c for c in DIALOGUE_COLUMNS if c not in (reader.fieldnames or [])]

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from cradle.data._text import read_utf8
+from cradle.data._text import read_json_objects, read_utf8
 from cradle.data.errors import DataError, RowIssue
 from cradle.data.types import Post
 from cradle.labels import POST_LABELS, PostLabel, UnknownLabelError, parse_post_labels
@@ -162,29 +162,7 @@ def read_posts_jsonl(
     DataError
         As :func:`read_posts_csv`, plus lines that are not JSON objects.
     """
-    file = str(path)
-    issues: list[RowIssue] = []
-    records: list[tuple[int, dict[str, Any]]] = []
-    for n, line in enumerate(read_utf8(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            issues.append(RowIssue(file, n, "", f"not valid JSON ({exc.msg} at column {exc.colno})"))
-            continue
-        if not isinstance(rec, dict):
-            issues.append(RowIssue(file, n, "", "a line must hold one JSON object"))
-            continue
-        records.append((n, rec))
-    try:
-        posts = _build(records, file, id_field, text_field, labels_field, strip)
-    except DataError as exc:
-        issues.extend(exc.issues)
-        posts = []
-    if issues:
-        raise DataError(sorted(issues, key=lambda i: i.row))
-    return posts
+    return _build(read_json_objects(path), str(path), id_field, text_field, labels_field, strip)
 
 
 def read_posts(path: str | Path, **kwargs: Any) -> list[Post]:

@@ -16,13 +16,12 @@ order: a label neither used adds a NaN kappa and an AC1 of 1.0, which would only
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from cradle.data import DataError, RowIssue, load_dataset, read_predictions
-from cradle.data._text import read_utf8
+from cradle.data._text import first_json_object
 from cradle.labels import DIALOGUE_LABELS, POST_LABELS
 from cradle.metrics import annotator_agreement
 from cradle.pipelines.rundir import PREDICTIONS_NAME
@@ -57,14 +56,8 @@ class Annotations:
 def _is_predictions_file(path: Path) -> bool:
     if path.suffix.lower() not in (".jsonl", ".ndjson", ".json") or not path.is_file():
         return False
-    for line in read_utf8(path).splitlines():
-        if line.strip():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                return False
-            return isinstance(rec, dict) and "text" not in rec and "turns" not in rec and "turn_id" not in rec
-    return False
+    rec = first_json_object(path)
+    return rec is not None and "text" not in rec and "turns" not in rec and "turn_id" not in rec
 
 
 def read_annotations(spec: str, schema: Schema | None = None, data_dir: str | Path | None = None) -> Annotations:

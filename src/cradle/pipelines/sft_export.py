@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cradle.data import DataError, Dataset, Dialogue, Post, RowIssue
-from cradle.data._text import read_utf8
+from cradle.data._text import first_json_object, read_utf8
 from cradle.prompts import Message, PromptSet, format_answer
 
 __all__ = [
@@ -157,14 +157,8 @@ def is_chat_jsonl(path: str | Path) -> bool:
     p = Path(path)
     if p.suffix.lower() not in (".jsonl", ".ndjson", ".json") or not p.is_file():
         return False
-    for line in read_utf8(p).splitlines():
-        if line.strip():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                return False
-            return isinstance(rec, dict) and "messages" in rec
-    return False
+    rec = first_json_object(p)
+    return rec is not None and "messages" in rec
 
 
 def load_examples(spec: str, data_dir: str | Path | None = None, prompts: PromptSet | None = None) -> tuple[list[ChatExample], dict[str, Any]]:
