@@ -88,7 +88,7 @@ def fbeta_threshold(y: np.ndarray, p: np.ndarray, beta: float = 2.0, default: fl
 
     Examples
     --------
-    >>> fbeta_threshold(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.9]))
+    >>> round(fbeta_threshold(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.9])), 3)
     0.225
     """
     y = np.asarray(y).astype(bool)
