@@ -332,3 +332,17 @@ def test_base_without_chat_template_is_refused(tiny_base, train_file, tmp_path):
     (plain / "tokenizer_config.json").write_text(json.dumps(cfg))
     res = _invoke("finetune", train_file, "--base", plain, "--out", tmp_path / "o", "--epochs", "1")
     assert res.exit_code == 2 and "has no chat template" in res.output
+
+
+def test_hf_uses_the_prompt_a_finetuned_folder_was_trained_with(tmp_path):
+    pytest.importorskip("transformers")
+    from cradle.detectors import parse_spec
+    from cradle.detectors.hf import from_spec
+
+    (tmp_path / "cradle_finetune.json").write_text("{}")
+    (tmp_path / "prompt.txt").write_text("Label this post with {labels}.\nPost: {post}\n")
+    det = from_spec(parse_spec(f"hf:{tmp_path}"))
+    assert det.prompts.post.text.startswith("Label this post with")
+    other = tmp_path / "other.txt"
+    other.write_text("Other template {post} {labels}")
+    assert from_spec(parse_spec(f"hf:{tmp_path}"), prompt_file=other).prompts.post.text.startswith("Other template")

@@ -292,7 +292,9 @@ def from_spec(
 ) -> HFDetector:
     """Build an :class:`HFDetector` from ``hf:PATH_OR_ID`` (what :func:`cradle.detectors.load_detector` calls).
 
-    The model is loaded on first use, so building is cheap.
+    The model is loaded on first use, so building is cheap. A folder written by
+    ``cradle finetune`` (it holds ``cradle_finetune.json``) is prompted with its own
+    ``prompt.txt`` unless ``prompt_file`` says otherwise.
 
     Raises
     ------
@@ -303,6 +305,9 @@ def from_spec(
     """
     _require_backend()
     if prompts is None:
+        trained_with = Path(parsed.model) / "prompt.txt"
+        if prompt_file is None and (Path(parsed.model) / "cradle_finetune.json").is_file() and trained_with.is_file():
+            prompt_file = trained_with  # a model fine-tuned by cradle is evaluated with the prompt it learned
         prompts = PromptSet.from_files("hf", prompt_file, system_prompt_file)
     return HFDetector(
         parsed.model,
