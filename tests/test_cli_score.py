@@ -112,3 +112,23 @@ def test_human_output_is_a_table(files):
     gold, pred = files
     res = CliRunner().invoke(app, ["score", str(gold), str(pred)])
     assert res.exit_code == 0 and "micro_f1" in res.output and "valid only" in res.output
+
+
+def test_repeated_prediction_ids_are_an_error():
+    from cradle.data import DataError, Post, Prediction
+    from cradle.labels import PostLabel
+    from cradle.pipelines.scoring import score_posts
+
+    posts = [Post("a", "x", (PostLabel.NO_CRISIS,))]
+    preds = [Prediction(labels=("no_crisis",), id="a"), Prediction(labels=("rape_past",), id="a")]
+    with pytest.raises(DataError, match="1 repeated prediction id"):
+        score_posts(posts, preds)
+
+
+def test_non_numeric_scores_name_the_line(tmp_path):
+    from cradle.data import DataError, read_predictions
+
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"id": "a", "labels": ["no_crisis"], "scores": {"no_crisis": "high"}}) + "\n")
+    with pytest.raises(DataError, match=r"p.jsonl:1:scores"):
+        read_predictions(path)

@@ -57,6 +57,22 @@ def test_missing_column(write):
         read_posts_csv(path)
 
 
+def test_headerless_file_keeps_its_first_post_out_of_the_error(write):
+    secret = "I have been cutting again every night and nobody knows"
+    path = write("bad.csv", f'q1,"{secret}",selfharm_ongoing\nq2,"fine",no_crisis\n')
+    with pytest.raises(DataError, match=r"missing column\(s\)") as info:
+        read_posts_csv(path)
+    assert "cutting" not in str(info.value) and "'q1'" in str(info.value)
+
+
+def test_text_in_the_labels_column_is_not_quoted_in_the_error(write):
+    secret = "my stepdad hits me when he drinks and I am scared to go home"
+    path = write("bad.csv", HEADER + f'q1,"hello","{secret}"\n')
+    with pytest.raises(DataError, match=r"unknown post label of \d+ characters") as info:
+        read_posts_csv(path)
+    assert "stepdad" not in str(info.value)
+
+
 def test_non_utf8_byte_names_the_line(write):
     path = write("bad.csv", HEADER.encode() + b'q1,"fine",no_crisis\nq2,"caf\xe9",no_crisis\n')
     with pytest.raises(DataError) as info:

@@ -301,3 +301,13 @@ def test_align_keeps_dialogue_order(case):
     dialogues, preds = case
     aligned = align_dialogue_predictions(dialogues, list(reversed(preds)))
     assert aligned.dialogue_ids == ("A", "B", "C", "D") and aligned.bounds.tolist() == [0, 4, 7, 9, 11]
+
+
+def test_repeated_turn_prediction_ids_are_an_error():
+    from cradle.data import DataError, Dialogue, Prediction, Turn
+    from cradle.metrics.dialogue import score_dialogues
+
+    d = Dialogue("d0", (Turn(0, "user", "hi"), Turn(1, "listener", "hello")))
+    preds = [Prediction(id="d0:0"), Prediction(labels=("alert_past",), id="d0:0")]
+    with pytest.raises(DataError, match="1 repeated prediction id"):
+        score_dialogues([d], preds)

@@ -458,3 +458,24 @@ def test_hf_detector_formats_with_the_chat_template_and_parses(tiny_model_dir, m
     assert all(p.status is Status.INVALID and "unknown dialogue label" in (p.reason or "") for p in preds)
     desc = det.describe("post")
     assert desc["engine"] == "hf" and desc["model_files"] and desc["parameters"]["max_tokens"] == 8
+
+
+def test_undecodable_body_is_an_error_status_not_a_crash():
+    import httpx
+
+    from cradle.detectors.providers import OpenAICompatibleProvider
+
+    def handler(request):  # claims gzip, sends garbage: httpx raises DecodingError, not a TransportError
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, content=b"not gzip at all")
+
+    async def go():
+        det = LLMDetector(
+            OpenAICompatibleProvider("m", api_key=None, base_url="http://127.0.0.1:9/v1"),
+            retry=RetryPolicy(max_attempts=2, backoff_base=0.001),
+        )
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await det.aresolve(det.request_for_post("x"), client=client)
+
+    result = asyncio.run(go())
+    assert result.prediction.status is Status.ERROR and result.calls == 2
+    assert "DecodingError" in (result.prediction.reason or "")

@@ -280,3 +280,10 @@ def test_rendered_values_are_never_rescanned(value):
 
 def test_format_answer_is_json():
     assert json.loads(format_answer([PostLabel.RAPE_PAST])) == {"labels": ["rape_past"]}
+
+
+def test_deeply_nested_reply_is_invalid_not_a_crash():
+    # json.loads raises RecursionError (not ValueError) on deep nesting
+    for raw in ("[" * 1500 + "]" * 1500, '{"labels": ' + "[" * 1500 + "]" * 1500 + "}"):
+        p = parse_reply(raw)
+        assert p.status == "invalid" and p.raw == raw

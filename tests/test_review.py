@@ -360,3 +360,12 @@ def test_sign_out_ends_the_session(web):
     r = client.post("/review/logout", data={"csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert client.get("/review/items/1", follow_redirects=False).status_code == 303
+
+
+def test_a_position_beyond_sqlite_integers_is_a_404_not_a_500(web):
+    client, store = web
+    csrf = sign_in(client)
+    huge = "9" * 25
+    assert client.get(f"/review/items/{huge}").status_code == 404
+    r = client.post(f"/review/items/{huge}", data={"labels": ["no_crisis"], "csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 404 and store.item(10**30) is None and store.item(-(10**30)) is None

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from cradle.data.errors import DataError, RowIssue
 
-__all__ = ["read_utf8", "read_json_objects", "first_json_object"]
+__all__ = ["read_utf8", "read_json_objects", "first_json_object", "describe_columns"]
+
+_NAME_LIKE = re.compile(r"[\w .()\-]{1,32}")
 
 
 def read_utf8(path: str | Path) -> str:
@@ -70,3 +73,23 @@ def first_json_object(path: str | Path) -> dict[str, Any] | None:
                 return None
             return rec if isinstance(rec, dict) else None
     return None
+
+
+def describe_columns(columns: Any) -> str:
+    """The column names of a file for an error message; one that does not look like a name
+    (long, or several words) is shown by its length only.
+
+    A file without a header row makes its first record the column names: its text must not
+    reach a message.
+
+    Examples
+    --------
+    >>> describe_columns(["question_id", "final labels", "I have been feeling low for weeks"])
+    "['question_id', 'final labels', <a 33-character value>]"
+    """
+
+    def shown(c: Any) -> str:
+        c = str(c)
+        return repr(c) if _NAME_LIKE.fullmatch(c) and c.count(" ") <= 2 else f"<a {len(c)}-character value>"
+
+    return "[" + ", ".join(shown(c) for c in (columns or [])) + "]"

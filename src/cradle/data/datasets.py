@@ -100,6 +100,7 @@ class DialogueDataset:
 
     @property
     def n_user_turns(self) -> int:
+        """User turns over all dialogues (the items a turn-level run labels)."""
         return sum(len(d.user_turns) for d in self.dialogues)
 
 

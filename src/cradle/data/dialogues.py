@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from cradle.data._text import read_json_objects, read_utf8
+from cradle.data._text import describe_columns, read_json_objects, read_utf8
 from cradle.data.errors import DataError, RowIssue
 from cradle.data.types import Dialogue, Turn
 from cradle.labels import DIALOGUE_LABELS, DialogueLabel, UnknownLabelError, parse_dialogue_labels
@@ -181,7 +181,7 @@ def read_dialogues(path: str | Path) -> list[Dialogue]:
         table = pq.read_table(path)
         missing = [c for c in DIALOGUE_COLUMNS if c not in table.column_names]
         if missing:
-            raise DataError.single(file, f"missing column(s) {missing}; the file has {table.column_names}")
+            raise DataError.single(file, f"missing column(s) {missing}; the file has {describe_columns(table.column_names)}")
         cols = {c: table.column(c).to_pylist() for c in DIALOGUE_COLUMNS}
         rows = ((i + 1, {c: cols[c][i] for c in DIALOGUE_COLUMNS}) for i in range(table.num_rows))
         return dialogues_from_rows(rows, file)
@@ -195,7 +195,7 @@ def read_dialogues(path: str | Path) -> list[Dialogue]:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [c for c in DIALOGUE_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise DataError.single(file, f"missing column(s) {missing}; the file has {reader.fieldnames}", row=1)
+            raise DataError.single(file, f"missing column(s) {missing}; the file has {describe_columns(reader.fieldnames)}", row=1)
         return dialogues_from_rows(((i + 2, r) for i, r in enumerate(reader)), file)
     raise DataError.single(file, f"unknown dialogue file type {suffix!r}: use .parquet, .csv or .jsonl")
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from cradle.data._text import read_json_objects, read_utf8
+from cradle.data._text import describe_columns, read_json_objects, read_utf8
 from cradle.data.errors import DataError, RowIssue
 from cradle.data.types import Post
 from cradle.labels import POST_LABELS, PostLabel, UnknownLabelError, parse_post_labels
@@ -142,7 +142,7 @@ def read_posts_csv(
     wanted = [c for c in (id_field, text_field, labels_field) if c]
     missing = [c for c in wanted if c not in columns]
     if missing:
-        raise DataError.single(file, f"missing column(s) {missing}; the file has {columns}", row=1)
+        raise DataError.single(file, f"missing column(s) {missing}; the file has {describe_columns(columns)}", row=1)
     records = ((i + 2, rec) for i, rec in enumerate(reader))
     return _build(records, file, id_field, text_field, labels_field, strip)
 

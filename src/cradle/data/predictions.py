@@ -79,6 +79,7 @@ class Prediction:
 
     @property
     def ok(self) -> bool:
+        """True when ``status`` is ``ok``."""
         return self.status is Status.OK
 
     def with_id(self, item_id: str) -> Prediction:
@@ -197,6 +198,11 @@ def read_predictions(
             continue
         first_line.setdefault(pid, n)
         scores = rec.get("scores")
+        if scores is not None and not (
+            isinstance(scores, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores.values())
+        ):
+            issues.append(RowIssue(file, n, "scores", "scores must be an object of label -> number"))
+            continue
         known = {"id", "labels", "status", "scores", "raw", "reason", "usage"}
         out[pid] = Prediction(
             labels=tuple(labels),

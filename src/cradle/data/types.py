@@ -50,6 +50,7 @@ class Turn:
 
     @property
     def is_user(self) -> bool:
+        """True for a message of the user (the turns that are labelled)."""
         return self.speaker == "user"
 
 

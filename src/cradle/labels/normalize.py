@@ -43,6 +43,10 @@ _KEY_ALIASES: tuple[tuple[str, str], ...] = (
 _CHILDABUSE_SHORT = re.compile(r"^childabuse(ongoing|past)$")
 
 
+#: Longest unknown value an error message quotes (the longest label has 31 characters).
+_SHOWN_MAX = 48
+
+
 class UnknownLabelError(ValueError):
     """A string that is not a label of the schema.
 
@@ -61,7 +65,10 @@ class UnknownLabelError(ValueError):
         self.suggestion = suggestion
         self.schema = schema
         hint = f"; did you mean {suggestion!r}?" if suggestion else ""
-        super().__init__(f"unknown {schema} label {value!r}{hint}")
+        # A long value is not a misspelt label but text in the wrong place (a shifted CSV
+        # column, a model echoing the post): name its length, never its words.
+        shown = repr(value) if len(value) <= _SHOWN_MAX else f"of {len(value)} characters (not shown)"
+        super().__init__(f"unknown {schema} label {shown}{hint}")
 
 
 def label_key(value: str) -> str:

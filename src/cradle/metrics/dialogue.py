@@ -106,10 +106,12 @@ class AlignedTurns:
 
     @property
     def n_dialogues(self) -> int:
+        """Number of dialogues."""
         return len(self.dialogue_ids)
 
     @property
     def n_turns(self) -> int:
+        """Number of user turns (rows)."""
         return int(self.y_true.shape[0])
 
     @property
@@ -222,11 +224,16 @@ def align_dialogue_predictions(dialogues: Sequence[Dialogue], predictions: Seque
         issues.append(RowIssue("gold", 0, "id", f"{len(dupes)} duplicate dialogue id(s), e.g. {dupes[:5]}"))
     by_id: dict[str, Prediction] = {}
     unnamed = 0
+    repeated: list[str] = []
     for p in predictions:
         if p.id is None:
             unnamed += 1
+        elif p.id in by_id:
+            repeated.append(p.id)
         else:
             by_id[p.id] = p
+    if repeated:
+        issues.append(RowIssue("predictions", 0, "id", f"{len(repeated)} repeated prediction id(s), e.g. {repeated[:5]}"))
     if unnamed:
         issues.append(RowIssue("predictions", 0, "id", f"{unnamed} prediction(s) carry no id"))
     item_ids = [d.item_id(t) for d in dialogues for t in d.user_turns]

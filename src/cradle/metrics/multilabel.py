@@ -76,6 +76,7 @@ class LabelCounts:
 
     @property
     def n_items(self) -> int:
+        """Number of items (rows) counted."""
         return int(self.exact.shape[0])
 
 

@@ -27,18 +27,25 @@ __all__ = ["align_predictions", "score_posts", "json_safe"]
 
 
 def align_predictions(gold_ids: Sequence[str], predictions: Sequence[Prediction], what: str = "gold") -> list[Prediction]:
-    """Order predictions like ``gold_ids``; every id must be present on both sides.
+    """Order predictions like ``gold_ids``; every id must be present on both sides, once.
 
     Raises
     ------
     DataError
         Counting the ids missing on each side, with a few examples of each.
     """
-    by_id = {p.id: p for p in predictions}
+    by_id: dict[str | None, Prediction] = {}
+    repeated = []
+    for p in predictions:
+        if p.id in by_id:
+            repeated.append(p.id)
+        by_id[p.id] = p
     missing = [i for i in gold_ids if i not in by_id]
     gold_set = set(gold_ids)
     extra = [p.id for p in predictions if p.id not in gold_set]
     issues = []
+    if repeated:
+        issues.append(RowIssue("predictions", 0, "id", f"{len(repeated)} repeated prediction id(s), e.g. {repeated[:5]}"))
     if missing:
         issues.append(RowIssue("predictions", 0, "id", f"{len(missing)} {what} item(s) have no prediction, e.g. {missing[:5]}"))
     if extra:

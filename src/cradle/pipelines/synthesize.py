@@ -306,6 +306,7 @@ class SynthesisResult:
 
     @property
     def cache_hits(self) -> int:
+        """Replies taken from the cache, over all sessions."""
         return sum(s.cache_hits for s in self.sessions)
 
     def to_dict(self) -> dict[str, Any]:

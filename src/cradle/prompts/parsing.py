@@ -130,7 +130,7 @@ def _values(text: str) -> Iterator[Any]:
 def _load(span: str) -> Any:
     try:
         return json.loads(span)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: brackets nested too deep
         pass
     try:
         return ast.literal_eval(span)

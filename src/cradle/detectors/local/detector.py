@@ -104,6 +104,7 @@ class LocalDetector:
 
     @property
     def labels(self) -> list[str]:
+        """The label strings the model scores, in column order."""
         return self.model.labels
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

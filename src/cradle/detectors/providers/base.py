@@ -362,6 +362,8 @@ class Provider(ABC):
             raise TransientError("timeout", f"no answer within the timeout ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise TransientError("network", f"network error ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:  # an undecodable body (DecodingError), a redirect loop, ...
+            raise TransientError("bad_response", f"unreadable answer ({type(exc).__name__})") from None
         try:
             data: Any = resp.json()
         except ValueError:

@@ -31,7 +31,7 @@ def _print_error(exc: BaseException) -> None:
 
 
 def cli_errors(func: F) -> F:
-    """Turn expected failures (bad data, bad labels, bad specs) into a message and exit code 2."""
+    """Turn expected failures (bad data, bad labels, bad specs, a path of the wrong kind) into a message and exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -40,7 +40,16 @@ def cli_errors(func: F) -> F:
 
         try:
             return func(*args, **kwargs)
-        except (DataError, UnknownLabelError, UsageFailure, FileNotFoundError) as exc:
+        except (
+            DataError,
+            UnknownLabelError,
+            UsageFailure,
+            FileNotFoundError,
+            IsADirectoryError,
+            NotADirectoryError,
+            FileExistsError,
+            PermissionError,
+        ) as exc:
             _print_error(exc)
             raise typer.Exit(2) from None
         except ValueError as exc:

@@ -21,8 +21,10 @@ def register(app: typer.Typer) -> None:
         model: Annotated[str, typer.Option("--model", "-m", help="Detector spec.")] = "local:default",
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for 95% intervals (0: none).", min=0)] = 500,
     ) -> None:
-        """Evaluate MODEL on the bundled synthetic posts and dialogues (test splits); print the
-        metrics and write a report. Needs no key and no network with the default model."""
+        """Evaluate --model on the bundled synthetic test posts and dialogues, print the metrics, write a report.
+
+        Needs no key and no network with the default model.
+        """
         from cradle.interfaces.cli.evaluate_cmd import score_run
         from cradle.interfaces.cli.predict_cmd import predict_to_dir
         from cradle.interfaces.cli.score_cmd import show_scores

@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print the scores as one JSON object instead of tables.")] = False,
         quiet: QuietOpt = False,
     ) -> None:
-        """Predict DATA with SPEC into RUN_DIR, then score it: RUN_DIR/scores.json and tables."""
+        """Predict DATA with the --model detector into the --out run directory, then score it (OUT/scores.json and tables)."""
         from cradle.interfaces.cli.score_cmd import show_scores
 
         try:

@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write chat-format JSONL for any SFT trainer: system + short training prompt + item -> {"labels": [...]}.
 
-        One line per post (or per dialogue user turn): {"messages": [system, user, assistant]}.
+        One line per post (or per dialogue user turn): {"messages": \\[system, user, assistant]}.
         The file holds the texts: keep it where the data may live.
         """
         from cradle.data import load_dataset

@@ -245,7 +245,7 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOpt = None,
         quiet: QuietOpt = False,
     ) -> None:
-        """Label DATA with the detector SPEC into RUN_DIR/predictions.jsonl (resumable)."""
+        """Label DATA with the --model detector into OUT/predictions.jsonl, OUT being the --out run directory (resumable)."""
         try:
             _, summary = predict_to_dir(
                 data,

@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
         quiet: QuietOpt = False,
     ) -> None:
-        """Write conversations from the labelled posts of DATA with the chat model SPEC into OUT."""
+        """Write conversations from the labelled posts of DATA with the --model chat model into the --out file."""
         from cradle.data import load_dataset
         from cradle.detectors import parse_spec
         from cradle.detectors.providers import FatalProviderError

@@ -44,13 +44,16 @@ def register(app: typer.Typer) -> None:
             provenance.update({"dev": dev, "dev_fingerprint": dev_ds.fingerprint})
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task("training", total=1.0)
-            model = train_local_model(
-                train_ds.posts,
-                dev_ds.posts if dev_ds else None,
-                settings,
-                progress=lambda step, frac: bar.update(task, completed=frac, description=step),
-                provenance=provenance,
-            )
+            try:
+                model = train_local_model(
+                    train_ds.posts,
+                    dev_ds.posts if dev_ds else None,
+                    settings,
+                    progress=lambda step, frac: bar.update(task, completed=frac, description=step),
+                    provenance=provenance,
+                )
+            except ValueError as exc:  # too few posts, unlabelled posts, a single class: the data's fault
+                raise UsageFailure(f"cannot train on {data}: {exc}") from None
         if dev_ds is not None:
             det = LocalDetector(model)
             preds = [p.with_id(x.id) for p, x in zip(det.predict([x.text for x in dev_ds.posts]), dev_ds.posts)]

@@ -13,9 +13,13 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["connect", "utc_now"]
+__all__ = ["DatabaseFileError", "connect", "utc_now"]
 
 _BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseFileError(ValueError):
+    """The database path is a folder, or a file that is not an SQLite database."""
 
 
 def utc_now() -> str:
@@ -58,12 +62,19 @@ def connect(path: str | Path, *, write: bool = False) -> Iterator[sqlite3.Connec
     0
     """
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise DatabaseFileError(f"{p} is a folder; the database must be a file (e.g. {p / 'cradle.db'})")
     p.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(p, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
         con.row_factory = sqlite3.Row
         con.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        con.execute("PRAGMA journal_mode = WAL")
+        try:
+            con.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # locked or busy: not a question of the file
+                raise
+            raise DatabaseFileError(f"{p} is not an SQLite database ({exc}); give a new file or one cradle made") from None
         con.execute("PRAGMA synchronous = NORMAL")
         con.execute("PRAGMA foreign_keys = ON")
         if not write:

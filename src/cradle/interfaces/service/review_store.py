@@ -210,6 +210,8 @@ class ReviewStore:
 
     def item(self, position: int) -> StoredItem | None:
         """The post at a 1-based queue position, or ``None``."""
+        if not 1 <= position < 2**63:  # beyond SQLite's INTEGER: no such post (not an OverflowError)
+            return None
         with connect(self.path) as con:
             row = con.execute("SELECT * FROM review_items WHERE position = ?", (position,)).fetchone()
         return _item(row) if row is not None else None
