@@ -25,7 +25,7 @@ def assert_clean_failure(result, fragment: str) -> None:
 def test_a_folder_where_a_file_is_expected(tmp_path):
     folder = tmp_path / "folder"
     folder.mkdir()
-    assert_clean_failure(invoke("agreement", str(folder), str(folder)), "Is a directory")
+    assert_clean_failure(invoke("agreement", str(folder), str(folder)), "is a folder; give a data file")
     run = tmp_path / "run"
     run.mkdir()
     (run / "predictions.jsonl").write_text(json.dumps({"id": "p1", "labels": ["no_crisis"]}) + "\n", encoding="utf-8")

@@ -46,6 +46,11 @@ def test_unknown_names_and_missing_files():
         load_dataset("no/such/file.csv")
 
 
+def test_a_folder_is_not_a_dataset(tmp_path):
+    with pytest.raises(DataError, match="is a folder"):
+        load_dataset(str(tmp_path))
+
+
 @pytest.mark.parametrize("name, kind", [("synthetic:posts-test", "posts"), ("synthetic:dialogues-dev", "dialogues")])
 def test_bundled_synthetic_splits(name, kind):
     ds = load_dataset(name)

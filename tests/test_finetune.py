@@ -346,3 +346,15 @@ def test_hf_uses_the_prompt_a_finetuned_folder_was_trained_with(tmp_path):
     other = tmp_path / "other.txt"
     other.write_text("Other template {post} {labels}")
     assert from_spec(parse_spec(f"hf:{tmp_path}"), prompt_file=other).prompts.post.text.startswith("Other template")
+
+
+@pytest.mark.finetune
+def test_hf_prompt_over_the_context_is_invalid_not_a_failed_batch(tiny_base):
+    from cradle.data import Status
+    from cradle.detectors.hf import HFDetector
+    from cradle.prompts import PromptSet
+
+    det = HFDetector(str(tiny_base), prompts=PromptSet.training("hf"), max_tokens=4, max_context=400, batch_size=2)
+    short, long = det.predict(["I cut again tonight", "again " * 600])
+    assert long.status is Status.INVALID and "exceeds the context of 400" in long.reason
+    assert short.status is not Status.ERROR and "context" not in (short.reason or "")

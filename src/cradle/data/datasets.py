@@ -164,6 +164,8 @@ def resolve_dataset_path(spec: str, data_dir: str | Path | None = None) -> Path:
     path = Path(spec).expanduser()
     if not path.exists():
         raise DataError.single(spec, "file not found (and not a dataset name such as cradle-bench:test)")
+    if path.is_dir():
+        raise DataError.single(spec, "is a folder; give a data file (.csv, .jsonl or .parquet) or a dataset name")
     return path
 
 

@@ -78,6 +78,9 @@ class HFDetector:
         Weight dtype (``"auto"``, ``"bfloat16"``, ``"float16"``, ``"float32"``).
     chat_template_kwargs : dict, optional
         Extra variables for the chat template (e.g. ``{"enable_thinking": False}`` for Qwen3).
+    max_context : int, default=4096
+        Context of the published protocol: a prompt whose tokens plus ``max_tokens`` exceed it
+        gets status ``invalid`` with the counts, instead of failing its batch.
     model, tokenizer : optional
         Already loaded objects (then nothing is read from ``model_id``).
     """
@@ -96,6 +99,7 @@ class HFDetector:
         device_map: str | None = None,
         dtype: str = "auto",
         chat_template_kwargs: Mapping[str, Any] | None = None,
+        max_context: int = 4096,
         model: Any = None,
         tokenizer: Any = None,
     ) -> None:
@@ -117,6 +121,7 @@ class HFDetector:
         self.device_map = device_map
         self.dtype = dtype
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
+        self.max_context = int(max_context)
         self._model = model
         self._tokenizer = tokenizer
         self._warned_template = False
@@ -233,18 +238,31 @@ class HFDetector:
         return results
 
     def _predict_messages(self, batches: Sequence[Sequence[Message]], schema: Schema) -> list[Prediction]:
-        preds: list[Prediction] = []
-        for start in range(0, len(batches), self.batch_size):
-            chunk = batches[start : start + self.batch_size]
+        results: list[Prediction | None] = [None] * len(batches)
+        prompts: list[tuple[int, str]] = []
+        _, tok = self._load()
+        for i, messages in enumerate(batches):
+            prompt = self.format_prompt(messages)
+            n_tokens = len(tok(prompt, add_special_tokens=False)["input_ids"])
+            if n_tokens + self.max_tokens > self.max_context:
+                results[i] = Prediction(
+                    status=Status.INVALID,
+                    reason=f"prompt has {n_tokens} tokens; with {self.max_tokens} new tokens it exceeds the context of {self.max_context}",
+                )
+            else:
+                prompts.append((i, prompt))
+        for start in range(0, len(prompts), self.batch_size):
+            chunk = prompts[start : start + self.batch_size]
             try:
-                outputs = self.generate([self.format_prompt(m) for m in chunk])
-            except (RuntimeError, ValueError) as exc:  # e.g. out of memory: this batch fails, not the run
+                outputs = self.generate([p for _, p in chunk])
+            except (RuntimeError, ValueError, IndexError) as exc:  # e.g. out of memory: this batch fails, not the run
                 log.warning("generation failed for a batch of %d (%s)", len(chunk), type(exc).__name__)
-                preds.extend(Prediction(status=Status.ERROR, reason=f"{type(exc).__name__}: {exc}") for _ in chunk)
+                for i, _ in chunk:
+                    results[i] = Prediction(status=Status.ERROR, reason=f"{type(exc).__name__} during generation")
                 continue
-            for text, finish, usage in outputs:
-                preds.append(prediction_from_reply(text, schema, finish_reason=finish, usage=usage))
-        return preds
+            for (i, _), (text, finish, usage) in zip(chunk, outputs):
+                results[i] = prediction_from_reply(text, schema, finish_reason=finish, usage=usage)
+        return [r for r in results if r is not None]
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Label posts; one prediction per text, in order (a failed batch gets status ``error``).
@@ -289,6 +307,7 @@ def from_spec(
     device_map: str | None = None,
     dtype: str = "auto",
     chat_template_kwargs: Mapping[str, Any] | None = None,
+    max_context: int = 4096,
 ) -> HFDetector:
     """Build an :class:`HFDetector` from ``hf:PATH_OR_ID`` (what :func:`cradle.detectors.load_detector` calls).
 
@@ -321,4 +340,5 @@ def from_spec(
         device_map=device_map,
         dtype=dtype,
         chat_template_kwargs=chat_template_kwargs,
+        max_context=max_context,
     )
