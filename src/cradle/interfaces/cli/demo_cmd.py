@@ -25,10 +25,9 @@ def register(app: typer.Typer) -> None:
 
         Needs no key and no network with the default model.
         """
-        from cradle.interfaces.cli.evaluate_cmd import score_run
-        from cradle.interfaces.cli.predict_cmd import predict_to_dir
         from cradle.interfaces.cli.score_cmd import show_scores
         from cradle.interfaces.report import write_report
+        from cradle.pipelines.evaluate import predict_dataset, score_run
 
         console.print(
             f"[bold]cradle demo[/]: {model} on the synthetic test splits (written for cradle; see docs/datasheet.md). "
@@ -37,7 +36,7 @@ def register(app: typer.Typer) -> None:
         run_dirs = []
         for name, folder in DEMO_SPLITS:
             run_dir = out / folder
-            dataset, _ = predict_to_dir(name, model, run_dir, progress=err_console.is_terminal)
+            dataset, _ = predict_dataset(name, model, run_dir, progress=err_console.is_terminal, console=err_console)
             result = score_run(dataset, run_dir, bootstrap=bootstrap)
             console.rule(f"{name} ({len(dataset)} {folder})")
             show_scores(result)

@@ -9,9 +9,7 @@ dialogues with :func:`cradle.metrics.dialogue.score_dialogues`. Writes ``RUN_DIR
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -34,52 +32,10 @@ from cradle.interfaces.cli.predict_cmd import (
     TemperatureOpt,
     TimeoutOpt,
     TopPOpt,
-    predict_to_dir,
     show_run_summary,
 )
 
-if TYPE_CHECKING:
-    from cradle.data.datasets import Dataset
-
-__all__ = ["SCORES_NAME", "score_run", "register"]
-
-#: File name of the scores inside a run directory.
-SCORES_NAME = "scores.json"
-
-
-def score_run(dataset: Dataset, out: Path, *, bootstrap: int = 0, seed: int = 0) -> dict[str, Any]:
-    """Score the predictions of run directory ``out`` against ``dataset`` and write ``scores.json``.
-
-    Returns
-    -------
-    dict
-        The score object (the one ``cradle score --json`` prints).
-
-    Raises
-    ------
-    DataError
-        When predictions and gold items do not match one to one, or gold posts lack labels.
-    """
-    from cradle.data import read_predictions
-    from cradle.pipelines.rundir import PREDICTIONS_NAME
-    from cradle.pipelines.scoring import json_safe
-
-    pred_path = out / PREDICTIONS_NAME
-    if dataset.kind == "dialogues":
-        from cradle.metrics.dialogue import score_dialogues
-
-        preds = read_predictions(pred_path, "dialogue")
-        result = score_dialogues(dataset.dialogues, preds, bootstrap=bootstrap, seed=seed)
-    else:
-        from cradle.pipelines.scoring import score_posts
-
-        preds = read_predictions(pred_path, "post")
-        result = score_posts(dataset.posts, preds, bootstrap=bootstrap, seed=seed)
-    tmp = out / (SCORES_NAME + ".tmp")
-    tmp.write_text(json.dumps(json_safe(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(out / SCORES_NAME)
-    return result
-
+__all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     @app.command("evaluate")
@@ -108,9 +64,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Predict DATA with the --model detector into the --out run directory, then score it (OUT/scores.json and tables)."""
         from cradle.interfaces.cli.score_cmd import show_scores
+        from cradle.pipelines.evaluate import SCORES_NAME, predict_dataset, score_run
 
         try:
-            dataset, summary = predict_to_dir(
+            dataset, summary = predict_dataset(
                 data,
                 model,
                 out,
@@ -120,6 +77,7 @@ def register(app: typer.Typer) -> None:
                 no_cache=no_cache,
                 rate_limit=rate_limit,
                 progress=not quiet and err_console.is_terminal,
+                console=err_console,
                 temperature=temperature,
                 top_p=top_p,
                 max_tokens=max_tokens,

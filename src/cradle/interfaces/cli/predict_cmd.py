@@ -10,22 +10,16 @@ by default under the user cache folder; ``--no-cache`` to skip it).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from cradle.interfaces.cli._common import UsageFailure, cli_errors, err_console
+from cradle.interfaces.cli._common import cli_errors, err_console
 
 if TYPE_CHECKING:
-    from cradle.data.datasets import Dataset
     from cradle.pipelines.runner import RunSummary
 
-__all__ = ["API_ENGINES", "GENERATIVE_ENGINES", "build_detector", "predict_to_dir", "show_run_summary", "register"]
-
-#: Engines reached over HTTP (per-item calls, response cache, key from the environment).
-API_ENGINES = frozenset({"openai", "openai-compatible", "anthropic", "gemini"})
-#: Engines that generate text from a prompt (decoding and prompt options apply).
-GENERATIVE_ENGINES = API_ENGINES | {"hf"}
+__all__ = ["show_run_summary", "register"]
 
 # Options shared with ``cradle evaluate`` (Typer reads them from the signature).
 DataArg = Annotated[str, typer.Argument(help="Posts or dialogues: a file, or a dataset name such as cradle-bench:test.")]
@@ -57,131 +51,6 @@ ApiKeyEnvOpt = Annotated[
 ]
 DataDirOpt = Annotated[Optional[Path], typer.Option(help="Local folder laid out like the hub repos.", envvar="CRADLE_DATA_DIR")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no run summary.")]
-
-
-def build_detector(
-    spec: str,
-    *,
-    temperature: float | None = None,
-    top_p: float | None = None,
-    max_tokens: int | None = None,
-    prompt_file: Path | None = None,
-    system_prompt_file: Path | None = None,
-    api_key_env: str | None = None,
-    timeout: float = 120.0,
-    max_attempts: int = 6,
-) -> Any:
-    """Build the detector a spec names, passing each engine only the options it takes.
-
-    Decoding and prompt options left unset take the published-protocol defaults. Setting one
-    for an engine that does not generate text (``local:``) is an error.
-
-    Raises
-    ------
-    SpecError, MissingAPIKeyError, PromptError, UsageFailure
-    """
-    from cradle.detectors import load_detector, parse_spec
-
-    parsed = parse_spec(spec)
-    generative = {
-        "temperature": temperature,
-        "top_p": top_p,
-        "max_tokens": max_tokens,
-        "prompt_file": prompt_file,
-        "system_prompt_file": system_prompt_file,
-    }
-    if parsed.engine not in GENERATIVE_ENGINES:
-        given = [f"--{k.replace('_', '-')}" for k, v in generative.items() if v is not None]
-        if api_key_env:
-            given.append("--api-key-env")
-        if given:
-            raise UsageFailure(
-                f"{', '.join(given)} do(es) not apply to {parsed.engine}: specs (only to {', '.join(sorted(GENERATIVE_ENGINES))})"
-            )
-        return load_detector(spec)
-    options: dict[str, Any] = {k: v for k, v in generative.items() if v is not None}
-    if parsed.engine in API_ENGINES:
-        options.update(timeout=timeout, max_attempts=max_attempts)
-        if api_key_env:
-            options["api_key_env"] = api_key_env
-    elif api_key_env:
-        raise UsageFailure(f"--api-key-env does not apply to {parsed.engine}: specs")
-    return load_detector(spec, **options)
-
-
-def predict_to_dir(
-    data: str,
-    spec: str,
-    out: Path,
-    *,
-    data_dir: Path | None = None,
-    concurrency: int = 8,
-    cache: Path | None = None,
-    no_cache: bool = False,
-    rate_limit: float | None = None,
-    progress: bool = True,
-    **detector_options: Any,
-) -> tuple[Dataset, RunSummary]:
-    """Build the detector (a missing key fails here, before any work), load the data and run.
-
-    Parameters
-    ----------
-    data : str
-        A file or dataset name.
-    spec : str
-        Detector spec.
-    out : Path
-        Run directory.
-    data_dir, concurrency, cache, no_cache, rate_limit, progress
-        As the command-line options.
-    **detector_options
-        Passed to :func:`build_detector`.
-
-    Returns
-    -------
-    (Dataset, RunSummary)
-
-    Raises
-    ------
-    UsageFailure
-        When the provider refuses every request (bad key, unknown model, no quota).
-    """
-    from cradle.data import load_dataset
-    from cradle.detectors.llm import LLMDetector
-    from cradle.detectors.providers import FatalProviderError
-    from cradle.pipelines.items import dataset_items
-    from cradle.pipelines.runner import DatasetInfo, RunOptions, run_items
-
-    detector = build_detector(spec, **detector_options)
-    dataset = load_dataset(data, data_dir)
-    if dataset.kind == "dialogues" and not callable(getattr(detector, "predict_dialogue", None)):
-        from cradle.pipelines.monitor import turn_detector_for
-
-        detector = turn_detector_for(detector)  # e.g. local: labels turns incrementally through its wrapper
-    total = len(dataset) if dataset.kind == "posts" else dataset.n_user_turns  # type: ignore[union-attr]
-    response_cache = None
-    if isinstance(detector, LLMDetector) and not no_cache:
-        from cradle.pipelines.cache import ResponseCache, default_cache_path
-
-        response_cache = ResponseCache(cache or default_cache_path())
-    options = RunOptions(concurrency=concurrency, rate_limit=rate_limit, progress=progress)
-    try:
-        summary = run_items(
-            dataset_items(dataset),
-            detector,
-            out,
-            dataset=DatasetInfo.of(dataset),
-            cache=response_cache,
-            options=options,
-            total=total,
-            console=err_console,
-        )
-    except FatalProviderError as exc:
-        raise UsageFailure(f"{exc}. Predictions made so far are kept in {out}.") from None
-    finally:
-        if response_cache is not None:
-            response_cache.close()
-    return dataset, summary
 
 
 def _tokens(usage: dict[str, int]) -> str:
@@ -246,8 +115,10 @@ def register(app: typer.Typer) -> None:
         quiet: QuietOpt = False,
     ) -> None:
         """Label DATA with the --model detector into OUT/predictions.jsonl, OUT being the --out run directory (resumable)."""
+        from cradle.pipelines.evaluate import predict_dataset
+
         try:
-            _, summary = predict_to_dir(
+            _, summary = predict_dataset(
                 data,
                 model,
                 out,
@@ -257,6 +128,7 @@ def register(app: typer.Typer) -> None:
                 no_cache=no_cache,
                 rate_limit=rate_limit,
                 progress=not quiet and err_console.is_terminal,
+                console=err_console,
                 temperature=temperature,
                 top_p=top_p,
                 max_tokens=max_tokens,

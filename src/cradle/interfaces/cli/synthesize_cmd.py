@@ -15,7 +15,6 @@ import typer
 
 from cradle.interfaces.cli._common import UsageFailure, cli_errors, err_console, print_json
 from cradle.interfaces.cli.predict_cmd import (
-    API_ENGINES,
     ApiKeyEnvOpt,
     CacheOpt,
     ConcurrencyOpt,
@@ -27,8 +26,8 @@ from cradle.interfaces.cli.predict_cmd import (
     RateLimitOpt,
     TimeoutOpt,
     TopPOpt,
-    build_detector,
 )
+from cradle.pipelines.evaluate import API_ENGINES, build_detector
 
 __all__ = ["register"]
 
