@@ -32,6 +32,7 @@ from cradle.interfaces.cli.predict_cmd import (
     TemperatureOpt,
     TimeoutOpt,
     TopPOpt,
+    run_predict,
     show_run_summary,
 )
 
@@ -64,37 +65,27 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Predict DATA with the --model detector into the --out run directory, then score it (OUT/scores.json and tables)."""
         from cradle.interfaces.cli.score_cmd import show_scores
-        from cradle.pipelines.evaluate import SCORES_NAME, predict_dataset, score_run
+        from cradle.pipelines.evaluate import SCORES_NAME, score_run
 
-        try:
-            dataset, summary = predict_dataset(
-                data,
-                model,
-                out,
-                data_dir=data_dir,
-                concurrency=concurrency,
-                cache=cache,
-                no_cache=no_cache,
-                rate_limit=rate_limit,
-                progress=not quiet and err_console.is_terminal,
-                console=err_console,
-                temperature=temperature,
-                top_p=top_p,
-                max_tokens=max_tokens,
-                prompt_file=prompt_file,
-                system_prompt_file=system_prompt_file,
-                api_key_env=api_key_env,
-                timeout=timeout,
-                max_attempts=max_attempts,
-            )
-        except KeyboardInterrupt:
-            err_console.print(
-                f"interrupted: predictions so far are in {out}; rerun the same command to resume.",
-                highlight=False,
-                soft_wrap=True,
-                markup=False,
-            )
-            raise typer.Exit(130) from None
+        dataset, summary = run_predict(
+            data,
+            model,
+            out,
+            quiet=quiet,
+            data_dir=data_dir,
+            concurrency=concurrency,
+            cache=cache,
+            no_cache=no_cache,
+            rate_limit=rate_limit,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            prompt_file=prompt_file,
+            system_prompt_file=system_prompt_file,
+            api_key_env=api_key_env,
+            timeout=timeout,
+            max_attempts=max_attempts,
+        )
         if not quiet:
             show_run_summary(summary)
         result = score_run(dataset, out, bootstrap=bootstrap, seed=seed)

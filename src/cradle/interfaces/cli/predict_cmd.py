@@ -10,16 +10,17 @@ by default under the user cache folder; ``--no-cache`` to skip it).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from cradle.interfaces.cli._common import cli_errors, err_console
 
 if TYPE_CHECKING:
+    from cradle.data.datasets import Dataset
     from cradle.pipelines.runner import RunSummary
 
-__all__ = ["show_run_summary", "register"]
+__all__ = ["run_predict", "show_run_summary", "register"]
 
 # Options shared with ``cradle evaluate`` (Typer reads them from the signature).
 DataArg = Annotated[str, typer.Argument(help="Posts or dialogues: a file, or a dataset name such as cradle-bench:test.")]
@@ -92,6 +93,23 @@ def show_run_summary(summary: RunSummary) -> None:
     err_console.print(f"Wrote {summary.path / 'predictions.jsonl'}", highlight=False, soft_wrap=True, markup=False)
 
 
+def run_predict(data: str, model: str, out: Path, *, quiet: bool, **options: Any) -> tuple[Dataset, RunSummary]:
+    """Run :func:`cradle.pipelines.evaluate.predict_dataset` for a command: progress bar on a
+    terminal, and Ctrl-C ends with exit code 130 and a word on how to resume."""
+    from cradle.pipelines.evaluate import predict_dataset
+
+    try:
+        return predict_dataset(data, model, out, progress=not quiet and err_console.is_terminal, console=err_console, **options)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"interrupted: predictions so far are in {out}; rerun the same command to resume.",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+        raise typer.Exit(130) from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("predict")
     @cli_errors
@@ -115,36 +133,24 @@ def register(app: typer.Typer) -> None:
         quiet: QuietOpt = False,
     ) -> None:
         """Label DATA with the --model detector into OUT/predictions.jsonl, OUT being the --out run directory (resumable)."""
-        from cradle.pipelines.evaluate import predict_dataset
-
-        try:
-            _, summary = predict_dataset(
-                data,
-                model,
-                out,
-                data_dir=data_dir,
-                concurrency=concurrency,
-                cache=cache,
-                no_cache=no_cache,
-                rate_limit=rate_limit,
-                progress=not quiet and err_console.is_terminal,
-                console=err_console,
-                temperature=temperature,
-                top_p=top_p,
-                max_tokens=max_tokens,
-                prompt_file=prompt_file,
-                system_prompt_file=system_prompt_file,
-                api_key_env=api_key_env,
-                timeout=timeout,
-                max_attempts=max_attempts,
-            )
-        except KeyboardInterrupt:
-            err_console.print(
-                f"interrupted: predictions so far are in {out}; rerun the same command to resume.",
-                highlight=False,
-                soft_wrap=True,
-                markup=False,
-            )
-            raise typer.Exit(130) from None
+        _, summary = run_predict(
+            data,
+            model,
+            out,
+            quiet=quiet,
+            data_dir=data_dir,
+            concurrency=concurrency,
+            cache=cache,
+            no_cache=no_cache,
+            rate_limit=rate_limit,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            prompt_file=prompt_file,
+            system_prompt_file=system_prompt_file,
+            api_key_env=api_key_env,
+            timeout=timeout,
+            max_attempts=max_attempts,
+        )
         if not quiet:
             show_run_summary(summary)
