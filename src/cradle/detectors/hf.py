@@ -165,7 +165,7 @@ class HFDetector:
         _, tok = self._load()
         if getattr(tok, "chat_template", None) is None:
             if not self._warned_template:
-                log.warning("%s has no chat template: system prompt and user message are joined with blank lines", self.model_id)
+                log.warning("%s has no chat template: the system prompt and the user prompt are joined by blank lines", self.model_id)
                 self._warned_template = True
             return "\n\n".join(m["content"] for m in messages) + "\n\n"
         try:
