@@ -57,7 +57,7 @@ def test_detect_answers_each_text_in_order(texts):
 @settings(max_examples=20, deadline=None)
 @given(
     st.lists(st.tuples(st.sampled_from(["user", "listener"]), st.text(min_size=1, max_size=80)), min_size=1, max_size=5),
-    st.from_regex(r"[A-Za-z0-9._:-]{1,20}", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9._:-]{1,20}", fullmatch=True).filter(lambda s: s.strip(".")),  # ids of dots alone are refused
 )
 def test_turns_are_numbered_and_events_add_up(turns, conversation_id):
     CLIENT.delete(f"/v1/conversations/{conversation_id}")
@@ -75,3 +75,10 @@ def test_turns_are_numbered_and_events_add_up(turns, conversation_id):
     assert state["n_turns"] == len(turns)
     assert [e["label"] for e in state["events"]] == raised
     assert len(set(raised)) == len(raised)  # a label is raised at most once per conversation
+
+
+def test_ids_of_dots_alone_and_overlong_ids_are_refused():
+    for bad in ("...", "a" * 129):
+        r = CLIENT.post(f"/v1/conversations/{bad}/turns", json={"speaker": "user", "text": "hi"})
+        assert r.status_code == 422, (bad, r.text)
+    assert CLIENT.post("/v1/conversations/a.b/turns", json={"speaker": "user", "text": "hi"}).status_code == 200

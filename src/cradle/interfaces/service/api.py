@@ -36,8 +36,10 @@ __all__ = [
     "build_api_router",
 ]
 
-#: Conversation ids: 1 to 128 letters, digits, ``.``, ``_``, ``:`` or ``-``.
-CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+#: Conversation ids: 1 to 128 letters, digits, ``.``, ``_``, ``:`` or ``-``, not dots alone
+#: (``.`` and ``..`` are path segments that URLs resolve away, so such a conversation could not be
+#: addressed).
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9._:-]*[A-Za-z0-9_:-][A-Za-z0-9._:-]*$"
 _STATUSES = Literal["ok", "invalid", "blocked", "error", "disagreement"]
 
 
@@ -210,7 +212,13 @@ def build_api_router(detector: Any, store: ConversationStore, limits: ServiceLim
     router = APIRouter(prefix="/v1", dependencies=dependencies, responses=errors)
     locks = [threading.Lock() for _ in range(64)]
     conversation_id_type = Annotated[
-        str, Path(pattern=CONVERSATION_ID_PATTERN, description="Chosen by the client: 1-128 of A-Z a-z 0-9 . _ : -")
+        str,
+        Path(
+            pattern=CONVERSATION_ID_PATTERN,
+            min_length=1,
+            max_length=128,
+            description="Chosen by the client: 1-128 of A-Z a-z 0-9 . _ : -, not dots alone",
+        ),
     ]
 
     @router.post("/detect", response_model=DetectResponse, tags=["detection"], summary="Label texts")
