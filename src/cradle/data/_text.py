@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 from cradle.data.errors import DataError, RowIssue
 
-__all__ = ["read_utf8", "read_json_objects", "first_json_object", "describe_columns"]
+__all__ = ["read_utf8", "read_json_objects", "first_json_object", "csv_header", "describe_columns"]
 
 _NAME_LIKE = re.compile(r"[\w .()\-]{1,32}")
 
@@ -63,16 +64,24 @@ def read_json_objects(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
 def first_json_object(path: str | Path) -> dict[str, Any] | None:
     """The first non-blank line of a JSON Lines file as an object, or ``None`` when it is none.
 
-    Used to sniff a file's layout (posts, dialogues, predictions, chat examples).
+    Used to sniff a file's layout (posts, dialogues, predictions, chat examples): it reads only
+    up to that line, and bad bytes there are left for the real reader to name.
     """
-    for line in read_utf8(path).splitlines():
-        if line.strip():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                return None
-            return rec if isinstance(rec, dict) else None
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    return None
+                return rec if isinstance(rec, dict) else None
     return None
+
+
+def csv_header(path: str | Path) -> list[str]:
+    """The header row of a CSV file, reading only its first line(s)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        return next(csv.reader(fh), [])
 
 
 def describe_columns(columns: Any) -> str:

@@ -15,16 +15,14 @@ has a ``turn_id`` column or ``turns`` objects.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Literal, Union
 
-from cradle.data._text import first_json_object, read_utf8
+from cradle.data._text import csv_header, first_json_object
 from cradle.data.dialogues import read_dialogues
 from cradle.data.errors import DataError
 from cradle.data.posts import read_posts
@@ -169,28 +167,23 @@ def resolve_dataset_path(spec: str, data_dir: str | Path | None = None) -> Path:
     return path
 
 
-def _looks_like_dialogues(path: Path) -> bool:
+def _sniff(path: Path) -> tuple[bool, str | None]:
+    """Whether a file holds dialogues and, for posts, its label field (``None``: unlabelled).
+
+    Reads only the header or the first JSON line.
+    """
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return True
-    if suffix == ".csv":
-        head = read_utf8(path)[:65536]
-        header = next(csv.reader(io.StringIO(head)), [])
-        return "turn_id" in header
+        return True, None
     if suffix in (".jsonl", ".json", ".ndjson"):
         rec = first_json_object(path)
-        return rec is not None and ("turns" in rec or "turn_id" in rec)
-    return False
-
-
-def _post_labels_field(path: Path) -> str | None:
-    """The label column of a post file, or ``None`` for an unlabelled corpus (no such column)."""
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json", ".ndjson"):
-        rec = first_json_object(path)
-        return None if rec is not None and "labels" not in rec else "labels"  # a bad line: the reader names it
-    header = next(csv.reader(io.StringIO(read_utf8(path)[:65536])), [])
-    return "final_labels" if "final_labels" in header or not header else None
+        if rec is not None and ("turns" in rec or "turn_id" in rec):
+            return True, None
+        return False, None if rec is not None and "labels" not in rec else "labels"  # a bad line: the reader names it
+    header = csv_header(path)
+    if "turn_id" in header:
+        return True, None
+    return False, "final_labels" if "final_labels" in header or not header else None
 
 
 def load_dataset(spec: str, data_dir: str | Path | None = None, kind: str | None = None) -> Dataset:
@@ -216,9 +209,9 @@ def load_dataset(spec: str, data_dir: str | Path | None = None, kind: str | None
     'posts'
     """
     path = resolve_dataset_path(spec, data_dir)
-    is_dialogue = kind == "dialogues" if kind else _looks_like_dialogues(path)
+    sniffed_dialogue, labels_field = _sniff(path)
+    is_dialogue = kind == "dialogues" if kind else sniffed_dialogue
     fp = file_fingerprint(path)
     if is_dialogue:
         return DialogueDataset(spec, path, read_dialogues(path), fp)
-    labels_field = _post_labels_field(path)
     return PostDataset(spec, path, read_posts(path, labels_field=labels_field), fp)

@@ -90,7 +90,6 @@ class LocalDetector:
         self.window_stride = window_stride
         self.window_min_words = window_min_words
         self._crisis = np.array([lab != PostLabel.NO_CRISIS.value for lab in model.labels])
-        self._no_crisis = model.labels.index(PostLabel.NO_CRISIS.value)
 
     @classmethod
     def load(cls, name_or_path: str = "default", **kwargs: Any) -> LocalDetector:
