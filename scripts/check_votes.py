@@ -1,0 +1,73 @@
+"""Check one annotator's vote file against the shard it labels.
+
+Reports, with line numbers: lines that are not JSON objects, unknown labels (with the
+package's suggestion), empty label sets, label sets that break a clinical rule, repeated ids,
+ids not in the shard, and shard ids with no vote. Exits 1 when anything is wrong.
+
+    python scripts/check_votes.py corpus/real/shards/shard-01.jsonl corpus/real/votes/a/shard-01.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from cradle.labels import UnknownLabelError, apply_clinical_rules, normalize_post_label
+
+
+def check(shard: Path, votes: Path) -> list[str]:
+    """Return the problems found in ``votes`` (empty when the file is complete and valid)."""
+    expected = [json.loads(line)["id"] for line in shard.read_text(encoding="utf-8").splitlines() if line.strip()]
+    wanted = set(expected)
+    problems: list[str] = []
+    seen: Counter = Counter()
+    for n, line in enumerate(votes.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{votes}:{n}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{where}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not isinstance(rec.get("labels"), list):
+            problems.append(f"{where}: expected {{\"id\": str, \"labels\": [str, ...]}}")
+            continue
+        pid = rec["id"]
+        seen[pid] += 1
+        if pid not in wanted:
+            problems.append(f"{where}: id {pid} is not in {shard.name}")
+        if not rec["labels"]:
+            problems.append(f"{where}: {pid} has no label (use no_crisis)")
+            continue
+        try:
+            labels = [normalize_post_label(x) for x in rec["labels"]]
+        except UnknownLabelError as exc:
+            problems.append(f"{where}: {pid}: {exc}")
+            continue
+        result = apply_clinical_rules(labels)
+        if result.changed:
+            problems.append(f"{where}: {pid}: " + "; ".join(f.message for f in result.fired))
+    problems += [f"{votes}: id {pid} appears {k} times" for pid, k in seen.items() if k > 1]
+    missing = [pid for pid in expected if pid not in seen]
+    if missing:
+        problems.append(f"{votes}: {len(missing)} ids have no vote, first {missing[0]}")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    problems = check(Path(argv[0]), Path(argv[1]))
+    for p in problems:
+        print(p)
+    if not problems:
+        print(f"ok: {argv[1]} covers {argv[0]} with valid label sets")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
