@@ -29,7 +29,7 @@ from cradle.detectors.local.features import cue_features
 from cradle.detectors.local.model import _sigmoid, combine_heads
 from cradle.labels import POST_LABELS
 from cradle.pipelines.scoring import score_posts
-from cradle.pipelines.train_local import TrainSettings, _label_matrix, fbeta_threshold, fit_linear_heads, train_local_model
+from cradle.pipelines.train_local import TrainSettings, label_matrix, fbeta_threshold, fit_linear_heads, train_local_model
 
 LABELS = [x.value for x in POST_LABELS]
 
@@ -60,14 +60,14 @@ def embedding_variant(name, embed, settings, use_cues, train, dev, test):
 
     t0 = time.perf_counter()
     xtr, xdv = feats(train), feats(dev)
-    fit = fit_linear_heads(xtr, _label_matrix(train), LABELS, settings)
+    fit = fit_linear_heads(xtr, label_matrix(train), LABELS, settings)
 
     def proba(x):
         p = _sigmoid(fit.platt_a * (x @ fit.coef + fit.intercept) + fit.platt_b)
         return combine_heads(p, fit.heads, LABELS) if settings.factored else p
 
     pdv = proba(xdv)
-    ydv = _label_matrix(dev)
+    ydv = label_matrix(dev)
     thr = np.array([fbeta_threshold(ydv[:, j], pdv[:, j]) for j in range(len(LABELS))])
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()

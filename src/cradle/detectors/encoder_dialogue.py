@@ -1,0 +1,358 @@
+"""The encoder detector over conversations: the current user turn first, history as context.
+
+:class:`EncoderTurnDetector` labels the user turns of a dialogue with the 16 Alert-Confirm
+labels from the post encoder (:class:`~cradle.detectors.local.EncoderDetector`). Each user turn
+is encoded **alone** (a turn costs the same at turn 5 and turn 60) into calibrated post-label
+probabilities ``p_t``. The context is one vector of 15 numbers, a recency-weighted maximum of
+the earlier user turns' evidence ``q`` (the crisis probabilities, and in the ``no_crisis`` slot
+the probability of some crisis, ``1 - p_no_crisis``):
+
+``c_t = max(decay ** gap * c_prev, q_prev)``
+
+where ``gap`` counts the messages (of either speaker) since. Listener turns are not encoded:
+what a supporter says ("are you thinking of suicide?") is not the user's disclosure; they only
+age the context. The score of slot ``j`` at turn ``t`` is
+
+``s_j = q_j + context_weight * max(0, c_j - q_j)``
+
+so the current turn comes first: history can lift a turn's score by at most
+``context_weight * c_j``, and with ``context_weight`` below every threshold an earlier
+disclosure alone never fires a label on an unrelated later turn (it was raised at its own turn).
+
+- **confirm** ``confirm_T_f`` when ``s_j`` reaches the post threshold moved by ``confirm_shift``
+  on the logit scale, unless the clinical rules applied to everything raised so far drop it;
+- **alert** ``alert_f``, before any confirm and at most once, at a turn with no confirm where
+  the crisis level (the ``no_crisis`` slot of ``s``) reaches
+  ``alert_threshold`` (``alert_f`` takes the time frame with the larger crisis mass).
+
+Each label is raised at most once per dialogue. The state is the context vector, the gap and
+the labels raised: no text. Settings live in ``dialogue.json`` beside the model, written by
+``scripts/tune_dialogue.py`` (tuned on dev splits only).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cradle.data import Dialogue, Prediction, Status, Turn
+from cradle.detectors.local.detector import MAX_CHARS, EncoderDetector, default_model_path
+from cradle.labels import DIALOGUE_LABELS, PostLabel, TimeFrame, apply_clinical_rules, post_to_confirm
+
+__all__ = ["ENCODER_DIALOGUE_FORMAT", "EncoderDialogueSettings", "EncoderTurnState", "EncoderTurnDetector"]
+
+ENCODER_DIALOGUE_FORMAT = "cradle-encoder-dialogue"
+_VERSION = 1
+_STATE_FORMAT = "cradle-encoder-turn-state"
+_ORDER = {x.value: k for k, x in enumerate(DIALOGUE_LABELS)}
+_NUMBERS = ("decay", "context_weight", "confirm_shift", "alert_threshold")
+
+
+@dataclass(frozen=True)
+class EncoderDialogueSettings:
+    """The numbers that turn per-turn post probabilities into Alert-Confirm labels.
+
+    Parameters
+    ----------
+    decay : float, default=0.7
+        Share of the context kept per message, in [0, 1).
+    context_weight : float, default=0.3
+        How far the context may lift a turn's score towards it, in [0, 1).
+    confirm_shift : float, default=0.5
+        Added to the logit of each post threshold to get the confirm threshold (positive: stricter).
+    alert_threshold : float, default=0.6
+        Crisis probability ``1 - s_no_crisis`` that raises an alert, in (0, 1]; 1 never raises one.
+    meta : dict
+        Provenance written by the tuning script; not compared.
+
+    Examples
+    --------
+    >>> s = EncoderDialogueSettings(decay=0.5)
+    >>> EncoderDialogueSettings.from_dict(s.to_dict()) == s
+    True
+    """
+
+    decay: float = 0.7
+    context_weight: float = 0.3
+    confirm_shift: float = 0.5
+    alert_threshold: float = 0.6
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("decay", 0.0 <= self.decay < 1.0, "in [0, 1)"),
+            ("context_weight", 0.0 <= self.context_weight < 1.0, "in [0, 1)"),
+            ("confirm_shift", math.isfinite(self.confirm_shift), "finite"),
+            ("alert_threshold", 0.0 < self.alert_threshold <= 1.0, "in (0, 1]"),
+        )
+        for name, ok, rule in checks:
+            if not ok:
+                raise ValueError(f"dialogue setting {name} must be {rule}; got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``dialogue.json``."""
+        return {"format": ENCODER_DIALOGUE_FORMAT, "format_version": _VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "dialogue settings") -> EncoderDialogueSettings:
+        """Read the object written by :meth:`to_dict`.
+
+        Raises
+        ------
+        ValueError
+            Naming ``source`` and the problem.
+        """
+        if data.get("format") != ENCODER_DIALOGUE_FORMAT or data.get("format_version") != _VERSION:
+            raise ValueError(
+                f"{source} has format {data.get('format')!r} version {data.get('format_version')!r}; "
+                f"this package reads {ENCODER_DIALOGUE_FORMAT!r} version {_VERSION}"
+            )
+        values: dict[str, float] = {}
+        for name in _NUMBERS:
+            if name not in data:
+                raise ValueError(f"{source} has no {name!r}")
+            try:
+                values[name] = float(data[name])
+            except (TypeError, ValueError):
+                raise ValueError(f"{source}: {name} must be a number, not {data[name]!r}") from None
+        try:
+            return cls(**values, meta=dict(data.get("meta") or {}))
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
+
+    @classmethod
+    def load(cls, folder: str | Path) -> EncoderDialogueSettings:
+        """The ``dialogue.json`` of a model folder, or the defaults when there is none."""
+        path = Path(folder) / "dialogue.json"
+        if not path.is_file():
+            return cls()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} must hold one JSON object")
+        return cls.from_dict(data, str(path))
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``dialogue.json`` into ``folder``."""
+        path = Path(folder) / "dialogue.json"
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+
+@dataclass
+class EncoderTurnState:
+    """What the detector carries between turns of one conversation (no text).
+
+    Attributes
+    ----------
+    context : ndarray of shape (15,)
+        Recency-weighted maximum of earlier user turns' post-label probabilities.
+    raised : list of str
+        Dialogue labels raised so far, in order.
+    """
+
+    context: np.ndarray
+    raised: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"format": _STATE_FORMAT, "context": [float(x) for x in self.context], "raised": list(self.raised)}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(q / (1 - q))
+
+
+def _text_problem(text: str) -> str | None:
+    if not isinstance(text, str) or not text.strip():
+        return "empty text"
+    if len(text) > MAX_CHARS:
+        return f"text has {len(text)} characters; the limit is {MAX_CHARS}"
+    return None
+
+
+class EncoderTurnDetector:
+    """Alert-Confirm labels for user turns, from the encoder post detector.
+
+    Satisfies :class:`cradle.detectors.TurnDetector` and the monitor's incremental interface
+    (:meth:`start`, :meth:`step`, :meth:`restore`).
+
+    Parameters
+    ----------
+    detector : EncoderDetector
+    settings : EncoderDialogueSettings, optional
+        Default: the ``dialogue.json`` of the detector's model folder.
+    history_window : int, optional
+        Accepted for interface compatibility; the context is already a fixed-size summary, so a
+        window changes nothing but is recorded in :meth:`describe`.
+
+    Examples
+    --------
+    >>> from cradle.data import Dialogue, Turn
+    >>> from cradle.detectors.local import LocalDetector
+    >>> det = EncoderTurnDetector(LocalDetector.load("default"))
+    >>> d = Dialogue("d0", (Turn(0, "user", "hey, got a minute?"), Turn(1, "listener", "of course, what's up"),
+    ...                     Turn(2, "user", "I cut my arm again last night, I can't stop doing it")))
+    >>> [p.labels for p in det.predict_dialogue(d)]
+    [(), ('confirm_SH_ongoing',)]
+    """
+
+    def __init__(self, detector: EncoderDetector, settings: EncoderDialogueSettings | None = None, *, history_window: int | None = None) -> None:
+        self.detector = detector
+        self.spec = detector.spec
+        self.history_window = history_window
+        folder = getattr(detector.model, "folder", None) or default_model_path()
+        self.settings = settings if settings is not None else EncoderDialogueSettings.load(folder)
+        labels = list(detector.labels)
+        self._labels = labels
+        self._nc = labels.index(PostLabel.NO_CRISIS.value)
+        self._crisis = [j for j, lab in enumerate(labels) if j != self._nc]
+        self._post = [labels[j] for j in self._crisis]
+        self._confirm = [post_to_confirm(lab).value for lab in self._post]  # type: ignore[union-attr]
+        self._post_of = dict(zip(self._confirm, self._post, strict=True))
+        self._confirm_of = dict(zip(self._post, self._confirm, strict=True))
+        self._ongoing = np.array([PostLabel(lab).time_frame is TimeFrame.ONGOING for lab in self._post])
+        post_thresholds = np.asarray(detector.model.thresholds, dtype=float)[self._crisis]
+        self._thresholds = 1.0 / (1.0 + np.exp(-(_logit(post_thresholds) + self.settings.confirm_shift)))
+
+    def __repr__(self) -> str:
+        return f"EncoderTurnDetector({self.spec!r}, {self.settings!r})"
+
+    @property
+    def confirm_thresholds(self) -> dict[str, float]:
+        """The score each confirm label must reach."""
+        return {c: float(t) for c, t in zip(self._confirm, self._thresholds, strict=True)}
+
+    def describe(self, kind: str = "turn") -> dict[str, Any]:
+        """What a run manifest records (compared when a run resumes)."""
+        return {
+            "spec": self.spec,
+            "dialogue_settings": {k: v for k, v in self.settings.to_dict().items() if k != "meta"},
+            "history_window": self.history_window,
+        }
+
+    # -- incremental interface ----------------------------------------------------------------
+
+    def start(self) -> EncoderTurnState:
+        """The state of a conversation that has not started."""
+        return EncoderTurnState(np.zeros(len(self._labels)))
+
+    def restore(self, data: Mapping[str, Any]) -> EncoderTurnState:
+        """Rebuild a state from :meth:`EncoderTurnState.to_dict`.
+
+        Raises
+        ------
+        ValueError
+            When ``data`` is not a state of this detector.
+        """
+        if not isinstance(data, Mapping) or data.get("format") != _STATE_FORMAT:
+            raise ValueError(f"not an encoder turn state (expected format {_STATE_FORMAT!r})")
+        try:
+            context = np.array([float(x) for x in data["context"]])
+            raised = [str(x) for x in data.get("raised", [])]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed encoder turn state: {exc!r}") from None
+        if context.shape != (len(self._labels),):
+            raise ValueError(f"the state holds a vector of {context.size} numbers; this model has {len(self._labels)} labels")
+        unknown = [x for x in raised if x not in _ORDER]
+        if unknown:
+            raise ValueError(f"the state names unknown dialogue label(s) {unknown}")
+        return EncoderTurnState(context, raised)
+
+    def turn_proba(self, text: str) -> np.ndarray:
+        """Calibrated post-label probabilities of one user turn on its own."""
+        return self.detector.predict_proba([text])[0]
+
+    def step(self, state: EncoderTurnState, turn: Turn, proba: np.ndarray | None = None) -> Prediction | None:
+        """Advance ``state`` by one turn (in place).
+
+        Parameters
+        ----------
+        state : EncoderTurnState
+        turn : Turn
+        proba : ndarray, optional
+            The turn's :meth:`turn_proba`, when the caller has it already (tuning reuses them).
+
+        Returns
+        -------
+        Prediction or None
+            ``None`` for a listener turn; for a user turn the labels newly raised and the 16
+            dialogue scores. An empty or over-long user turn is ``invalid`` and changes nothing.
+        """
+        if not turn.is_user:
+            state.context = self.settings.decay * state.context
+            return None
+        problem = _text_problem(turn.text)
+        if problem:
+            return Prediction(status=Status.INVALID, reason=problem)
+        p = self.turn_proba(turn.text) if proba is None else np.asarray(proba, dtype=float)
+        pred = self.decide(state, p)
+        state.context = np.maximum(self.settings.decay * state.context, self.evidence(p))
+        return pred
+
+    def predict_dialogue(self, dialogue: Dialogue) -> list[Prediction]:
+        """One prediction per user turn, each from the turns up to it (ids ``"<dialogue>:<turn>"``)."""
+        users = [t for t in dialogue.turns if t.is_user and not _text_problem(t.text)]
+        probas = dict(zip((t.turn_id for t in users), self.detector.predict_proba([t.text for t in users]) if users else []))
+        state = self.start()
+        out: list[Prediction] = []
+        for turn in dialogue.turns:
+            pred = self.step(state, turn, probas.get(turn.turn_id))
+            if pred is not None:
+                out.append(pred.with_id(dialogue.item_id(turn)))
+        return out
+
+    def evidence(self, p: np.ndarray) -> np.ndarray:
+        """The vector the context keeps: the crisis probabilities, and ``1 - p_no_crisis`` (the
+        probability of some crisis) in the ``no_crisis`` slot."""
+        q = np.array(p, dtype=float)
+        q[self._nc] = 1.0 - q[self._nc]
+        return q
+
+    def combined(self, context: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """``s = q + context_weight * max(0, c - q)`` with ``q = evidence(p)``."""
+        q = self.evidence(p)
+        return q + self.settings.context_weight * np.maximum(0.0, context - q)
+
+    def scores(self, context: np.ndarray, p: np.ndarray) -> dict[str, float]:
+        """The 16 dialogue label scores.
+
+        A confirm label scores its post label's ``s_j``; ``alert_ongoing`` and ``alert_past``
+        split the crisis level ``s`` of the ``no_crisis`` slot by the crisis mass of each frame.
+        """
+        s = self.combined(context, p)
+        crisis = s[self._crisis]
+        level = float(s[self._nc])
+        mass_now, mass_past = float(crisis[self._ongoing].sum()), float(crisis[~self._ongoing].sum())
+        share_now = mass_now / (mass_now + mass_past) if mass_now + mass_past > 0 else 0.5
+        out = {"alert_ongoing": level * share_now, "alert_past": level * (1.0 - share_now)}
+        out.update({c: float(x) for c, x in zip(self._confirm, crisis, strict=True)})
+        return {x.value: out[x.value] for x in DIALOGUE_LABELS}
+
+    def decide(self, state: EncoderTurnState, p: np.ndarray) -> Prediction:
+        """Labels newly raised at a user turn with probabilities ``p`` (updates ``state.raised``)."""
+        scores = self.scores(state.context, p)
+        raised = set(state.raised)
+        fired = [post for post, c, t in zip(self._post, self._confirm, self._thresholds, strict=True) if scores[c] >= t]
+        new: list[str] = []
+        if fired:
+            before = [self._post_of[x] for x in state.raised if x in self._post_of]
+            kept = {x.value for x in apply_clinical_rules([*before, *fired]).labels}
+            new = [self._confirm_of[x] for x in fired if x in kept and self._confirm_of[x] not in raised]
+        confirmed = bool(new) or any(x.startswith("confirm_") for x in raised)
+        alerted = any(x.startswith("alert_") for x in raised)
+        level = scores["alert_ongoing"] + scores["alert_past"]
+        if not confirmed and not alerted and self.settings.alert_threshold < 1.0 and level >= self.settings.alert_threshold:
+            new.append("alert_ongoing" if scores["alert_ongoing"] >= scores["alert_past"] else "alert_past")
+        new.sort(key=_ORDER.__getitem__)
+        state.raised.extend(new)
+        return Prediction(labels=tuple(new), status=Status.OK, scores={k: round(v, 6) for k, v in scores.items()})

@@ -1,0 +1,196 @@
+"""The encoder detector: a fine-tuned sentence encoder run through ONNX Runtime on the CPU.
+
+``local:default`` is this engine. A model folder holds:
+
+- ``model.onnx``: token ids and attention mask in, one logit per head out (a 6-layer,
+  384-wide MiniLM fine-tuned end to end on labelled posts, mean pooling, a linear layer;
+  weights in int8 where that kept the dev figures);
+- ``tokenizer.json``: the encoder's WordPiece tokenizer (Hugging Face ``tokenizers``);
+- ``model.json``: format, labels, heads, Platt calibration per head, thresholds per label,
+  chunking settings, provenance and dev figures.
+
+A text longer than ``max_tokens`` is cut into overlapping chunks of tokens; a crisis label
+takes its highest score over the chunks, ``no_crisis`` its lowest (as the TF-IDF detector does
+with windows of words). Nothing is pickled; onnxruntime and tokenizers are the only run-time
+dependencies beyond NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cradle.detectors.local.model import ModelFormatError, combine_heads
+
+__all__ = ["ENCODER_FORMAT", "ENCODER_FORMAT_VERSION", "EncoderModel", "is_encoder_folder"]
+
+ENCODER_FORMAT = "cradle-encoder-detector"
+ENCODER_FORMAT_VERSION = 1
+_FILES = ("model.json", "model.onnx", "tokenizer.json")
+
+
+def is_encoder_folder(path: str | Path) -> bool:
+    """Whether ``path`` holds an encoder model (``model.json`` of :data:`ENCODER_FORMAT`)."""
+    meta = Path(path) / "model.json"
+    if not meta.is_file():
+        return False
+    try:
+        return json.loads(meta.read_text(encoding="utf-8")).get("format") == ENCODER_FORMAT
+    except (OSError, ValueError):
+        return False
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+@dataclass
+class EncoderModel:
+    """An ONNX encoder with calibrated heads, loaded from a model folder.
+
+    Attributes
+    ----------
+    folder : Path
+    labels : list of str
+        Output columns (the 15 post labels).
+    heads : list of str
+        Names of the graph's outputs: ``type:T``, ``time:T`` and ``no_crisis`` for a factored
+        model (label scores ``P(T) * P(ongoing | T)`` and ``P(T) * (1 - P(ongoing | T))``),
+        or the 15 labels for a flat one.
+    platt_a, platt_b : ndarray of shape (n_heads,)
+        Calibration ``p = sigmoid(a * z + b)`` of each head's logit ``z``.
+    thresholds : ndarray of shape (n_labels,)
+    max_tokens, stride : int
+        Chunk length in tokens (special tokens included) and the overlap between chunks.
+    batch_size : int
+        Chunks per ONNX call.
+    meta : dict
+        Everything else in ``model.json``.
+    """
+
+    folder: Path
+    labels: list[str]
+    heads: list[str]
+    platt_a: np.ndarray
+    platt_b: np.ndarray
+    thresholds: np.ndarray
+    max_tokens: int = 256
+    stride: int = 32
+    batch_size: int = 32
+    meta: dict[str, Any] = field(default_factory=dict)
+    _session: Any = field(default=None, repr=False)
+    _tokenizer: Any = field(default=None, repr=False)
+
+    # ---------------------------------------------------------------------- I/O
+    @classmethod
+    def load(cls, folder: str | Path, *, threads: int | None = None) -> EncoderModel:
+        """Read a model folder and open its ONNX session.
+
+        Parameters
+        ----------
+        folder : str or Path
+        threads : int, optional
+            ONNX Runtime intra-op threads (default: the ``CRADLE_THREADS`` environment variable,
+            else every core).
+
+        Raises
+        ------
+        ModelFormatError
+            Naming the missing file, the format and version found, or the missing package.
+        """
+        path = Path(folder)
+        for name in _FILES:
+            if not (path / name).is_file():
+                raise ModelFormatError(f"{path} is not an encoder model folder: {name} is missing")
+        meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
+        if meta.get("format") != ENCODER_FORMAT or meta.get("format_version") != ENCODER_FORMAT_VERSION:
+            raise ModelFormatError(
+                f"{path}/model.json has format {meta.get('format')!r} version {meta.get('format_version')!r}; "
+                f"this package reads {ENCODER_FORMAT!r} version {ENCODER_FORMAT_VERSION}"
+            )
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:  # pragma: no cover - both are core dependencies
+            raise ModelFormatError(f"the encoder detector needs onnxruntime and tokenizers ({exc.name} is missing): pip install onnxruntime tokenizers") from None
+        opts = ort.SessionOptions()
+        n = threads or int(os.environ.get("CRADLE_THREADS", "0") or 0)
+        if n:
+            opts.intra_op_num_threads = n
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(str(path / "model.onnx"), sess_options=opts, providers=["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        labels = list(meta["labels"])
+        heads = list(meta["heads"])
+        model = cls(
+            folder=path,
+            labels=labels,
+            heads=heads,
+            platt_a=np.array([meta["calibration"][h][0] for h in heads], dtype=np.float64),
+            platt_b=np.array([meta["calibration"][h][1] for h in heads], dtype=np.float64),
+            thresholds=np.array([meta["thresholds"][lab] for lab in labels], dtype=np.float64),
+            max_tokens=int(meta.get("max_tokens", 256)),
+            stride=min(int(meta.get("stride", 32)), max(0, (int(meta.get("max_tokens", 256)) - 2) // 2)),
+            meta=meta,
+            _session=session,
+            _tokenizer=tokenizer,
+        )
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=model.max_tokens, stride=model.stride)
+        return model
+
+    # ------------------------------------------------------------------ scoring
+    def chunks(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids of every chunk and the index of the text each chunk belongs to."""
+        ids: list[list[int]] = []
+        owner: list[int] = []
+        for i, enc in enumerate(self._tokenizer.encode_batch(list(texts))):
+            for part in (enc, *enc.overflowing):
+                ids.append(part.ids)
+                owner.append(i)
+        return ids, np.array(owner, dtype=np.int64)
+
+    def chunk_logits(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """Head logits of token-id chunks, shape ``(n_chunks, n_heads)``; batches of similar length."""
+        out = np.zeros((len(ids), len(self.heads)), dtype=np.float64)
+        order = sorted(range(len(ids)), key=lambda k: len(ids[k]))
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            width = max(len(ids[k]) for k in batch)
+            input_ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, k in enumerate(batch):
+                input_ids[row, : len(ids[k])] = ids[k]
+                mask[row, : len(ids[k])] = 1
+            (logits,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+            out[batch] = logits
+        return out
+
+    def calibrate(self, logits: np.ndarray) -> np.ndarray:
+        """Label probabilities from head logits (Platt per head, then heads to labels)."""
+        p = _sigmoid(self.platt_a * logits + self.platt_b)
+        if self.heads == self.labels:
+            return p
+        return combine_heads(p, self.heads, self.labels)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated label probabilities pooled over chunks, shape ``(n_texts, n_labels)``."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        ids, owner = self.chunks(texts)
+        p = self.calibrate(self.chunk_logits(ids))
+        crisis = np.array([lab != "no_crisis" for lab in self.labels])
+        out = np.zeros((len(texts), len(self.labels)))
+        out[:, crisis] = 0.0
+        out[:, ~crisis] = 1.0
+        np.maximum.at(out, (owner[:, None], np.flatnonzero(crisis)[None, :]), p[:, crisis])
+        np.minimum.at(out, (owner[:, None], np.flatnonzero(~crisis)[None, :]), p[:, ~crisis])
+        return out

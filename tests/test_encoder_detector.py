@@ -1,0 +1,247 @@
+"""The encoder detector: training on a tiny random BERT, ONNX export, int8, chunking, loading errors,
+and the real-text corpus pipeline (pool -> votes -> vote -> splits -> training) on a small sample.
+
+The tiny model and its WordPiece tokenizer are built inside the test from our own sentences, so
+nothing is downloaded and the test runs in seconds on the CPU.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cradle.data import Post, Status
+from cradle.detectors import SpecError, load_detector
+from cradle.detectors.local import EncoderDetector, LocalDetector
+from cradle.labels import PostLabel
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("onnx")
+pytestmark = pytest.mark.finetune
+
+ROOT = Path(__file__).resolve().parents[1]
+L = PostLabel
+SENTENCES = [
+    ("I cut my arm again last night and I cannot stop", (L.SELFHARM_ONGOING,)),
+    ("had a quiet week and cooked dinner with friends", (L.NO_CRISIS,)),
+    ("I wish I could just disappear and never wake up", (L.SUICIDEIDEATION_PASSIVE_ONGOING,)),
+    ("work is fine and the weather is nice today", (L.NO_CRISIS,)),
+    ("years ago my ex hit me and it is over now", (L.DOMESTICVIOLENCE_PAST,)),
+    ("the garden is growing well this spring", (L.NO_CRISIS,)),
+    ("I burned myself with a lighter today again", (L.SELFHARM_ONGOING,)),
+    ("finished my exams and I feel relieved", (L.NO_CRISIS,)),
+    ("I was raped at a party two years ago", (L.RAPE_PAST,)),
+    ("my cat knocked over the plant again lol", (L.NO_CRISIS,)),
+    ("I bought the pills and wrote the note tonight", (L.SUICIDEIDEATION_ACTIVE_ONGOING,)),
+    ("my husband hits me when he drinks", (L.DOMESTICVIOLENCE_ONGOING,)),
+]
+
+
+def tiny_bert(folder: Path) -> Path:
+    """A randomly initialised 2-layer BERT and a WordPiece tokenizer trained on our sentences."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    tok.train_from_iterator([s for s, _ in SENTENCES] * 3, trainer)
+    tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")), ("[CLS]", tok.token_to_id("[CLS]")))
+    folder.mkdir(parents=True, exist_ok=True)
+    tok.save(str(folder / "tokenizer.json"))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from cradle.pipelines.train_encoder import EncoderTrainSettings, train_encoder_model
+
+    root = tmp_path_factory.mktemp("enc")
+    base = tiny_bert(root / "base")
+    posts = [Post(f"p{i}", s, labels) for i, (s, labels) in enumerate(SENTENCES)]
+    settings = EncoderTrainSettings(max_tokens=16, stride=4, train_layers=1, epochs=3, batch_size=4, lr=1e-3, head_lr=1e-2, threads=1)
+    meta = train_encoder_model(posts * 2, posts, root / "model", settings, base=base, provenance={"data": "test sentences"})
+    return root / "model", meta, base
+
+
+def test_training_writes_a_loadable_folder(trained):
+    folder, meta, _ = trained
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.onnx", "tokenizer.json"]
+    assert meta["format"] == "cradle-encoder-detector" and meta["labels"][-1] == "no_crisis"
+    assert len(meta["heads"]) == 15 and meta["heads"][0].startswith("type:")
+    assert [e["epoch"] for e in meta["training"]["epochs"]] == [1, 2, 3]
+    assert meta["int8"]["tried"] and isinstance(meta["int8"]["kept"], bool)
+    assert set(meta["thresholds"]) == {x.value for x in PostLabel}
+    det = LocalDetector.load(str(folder))
+    assert isinstance(det, EncoderDetector)
+    preds = det.predict(["I cut my arm again last night", "the weather is nice"])
+    assert all(p.status is Status.OK and len(p.scores) == 15 for p in preds)
+    assert all(0.0 <= v <= 1.0 for p in preds for v in p.scores.values())
+
+
+def test_loss_falls_over_epochs(trained):
+    losses = [e["train_loss"] for e in trained[1]["training"]["epochs"]]
+    assert losses[-1] < losses[0]
+
+
+def test_onnx_graph_matches_torch(trained, tmp_path):
+    """The exported graph computes what the network computes (fp32 export, before int8)."""
+    from cradle.detectors.local.encoder import EncoderModel
+
+    folder, meta, base = trained
+    model = EncoderModel.load(folder)
+    ids, _ = model.chunks(["I cut my arm again", "the garden is growing well"])
+    logits = model.chunk_logits(ids)
+    assert logits.shape == (2, 15) and np.isfinite(logits).all()
+    # same input in a different batch composition gives the same logits (padding is masked)
+    alone = model.chunk_logits([ids[0]])
+    tol = 0.15 if meta["int8"]["kept"] else 1e-4
+    assert np.allclose(alone[0], logits[0], atol=tol)
+
+
+def test_long_text_is_chunked_and_pooled(trained):
+    from cradle.detectors.local.encoder import EncoderModel
+
+    model = EncoderModel.load(trained[0])
+    long_text = " ".join(s for s, _ in SENTENCES)
+    ids, owner = model.chunks([long_text, "short one"])
+    assert (owner == 0).sum() > 1 and (owner == 1).sum() == 1
+    assert all(len(x) <= model.max_tokens for x in ids)
+    p_chunks = model.calibrate(model.chunk_logits(ids))
+    pooled = model.predict_proba([long_text, "short one"])
+    crisis = [j for j, lab in enumerate(model.labels) if lab != "no_crisis"]
+    assert np.allclose(pooled[0, crisis], p_chunks[owner == 0][:, crisis].max(axis=0))
+    assert np.isclose(pooled[0, -1], p_chunks[owner == 0][:, -1].min())
+
+
+def test_bad_texts_get_a_status(trained):
+    det = LocalDetector.load(str(trained[0]))
+    empty, huge, fine = det.predict(["  ", "x" * 100_001, "hello there"])
+    assert empty.status is Status.INVALID and empty.reason == "empty text"
+    assert huge.status is Status.INVALID and "100001 characters" in huge.reason
+    assert fine.status is Status.OK
+
+
+def test_broken_folders_are_named(trained, tmp_path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    for name in ("model.json", "tokenizer.json"):
+        (folder / name).write_bytes((trained[0] / name).read_bytes())
+    with pytest.raises(SpecError, match="model.onnx is missing"):
+        load_detector(f"local:{folder}")
+    meta = json.loads((trained[0] / "model.json").read_text())
+    meta["format_version"] = 99
+    (folder / "model.onnx").write_bytes((trained[0] / "model.onnx").read_bytes())
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(SpecError, match="version 99"):
+        load_detector(f"local:{folder}")
+
+
+# --------------------------------------------------------------------------------------------
+# The real-text corpus pipeline on a small sample written here (same formats as the sources)
+# --------------------------------------------------------------------------------------------
+
+RMHD_ROWS = [
+    ("suicidewatch", "I have the pills saved up and I picked a date, I am going to do it this weekend"),
+    ("depression", "Some days I wish I would not wake up, everything feels heavy and grey lately"),
+    ("bpd", "I relapsed and cut myself again last night after being clean for a month"),
+    ("ptsd", "When I was nine my stepdad used to beat me with a belt and I still have nightmares"),
+    ("divorce", "My ex husband used to hit me and control all the money, the divorce is final now"),
+    ("teaching", "Does anyone have ideas for teaching fractions to a class of ten year olds"),
+    ("personalfinance", "Should I pay off my car loan early or put the money into savings this year"),
+    ("lonely", "Nobody texted me on my birthday again, I just feel invisible at work and at home"),
+    ("legaladvice", "My landlord will not return my deposit even though I cleaned the flat thoroughly"),
+    ("suicidewatch", "My best friend told me she wants to kill herself, how do I help her tonight"),
+]
+
+
+def write_sources(tmp_path: Path) -> tuple[Path, Path]:
+    rmhd = tmp_path / "ct_data"
+    target = rmhd / "datasets" / "reddit_27_subreddits"
+    target.mkdir(parents=True)
+    with (target / "rmhd_27subreddits_260posts_test.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["", "subreddit", "author", "date", "post"])
+        for i, (sub, text) in enumerate(RMHD_ROWS):
+            w.writerow([i, sub, f"user{i}", "2019/01/01", text])
+    goemo = tmp_path / "goemotions.tsv"
+    goemo.write_text(
+        "this exam is killing me lol, I could just die\t27\tc1\n"
+        "my sister was raped last year and I do not know how to support her\t25\tc2\n"
+        "great game last night, what a comeback\t1\tc3\n",
+        encoding="utf-8",
+    )
+    return rmhd, goemo
+
+
+def test_real_corpus_pipeline_end_to_end(tmp_path, trained):
+    rmhd, goemo = write_sources(tmp_path)
+    corpus = tmp_path / "real"
+    pool = runpy.run_path(str(ROOT / "scripts" / "build_real_pool.py"))
+    assert pool["main"](["--rmhd", str(rmhd), "--goemotions", str(goemo), "--out", str(corpus), "--shard-size", "5", "--external", str(tmp_path / "none")]) == 0
+    records = [json.loads(x) for x in (corpus / "pool.jsonl").read_text().splitlines()]
+    assert {r["source"] for r in records} == {"rmhd", "goemotions"}
+    assert all(r["licence"] and r["origin"] and "author" not in r for r in records)
+    shards = sorted((corpus / "shards").glob("shard-*.jsonl"))
+    assert sum(len(s.read_text().splitlines()) for s in shards) == len(records)
+    assert all(set(json.loads(x)) == {"id", "text"} for s in shards for x in s.read_text().splitlines())
+    # three annotators: two agree on everything, the third disagrees on the first post of each shard
+    for a in ("a", "b", "c"):
+        (corpus / "votes" / a).mkdir(parents=True)
+        for s in shards:
+            lines = []
+            for k, x in enumerate(s.read_text().splitlines()):
+                labels = ["no_crisis"] if a != "c" or k else ["selfharm_ongoing"]
+                lines.append(json.dumps({"id": json.loads(x)["id"], "labels": labels}))
+            (corpus / "votes" / a / s.name).write_text("\n".join(lines) + "\n")
+    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_votes.py"), str(shards[0]), str(corpus / "votes" / "a" / shards[0].name)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    build = runpy.run_path(str(ROOT / "scripts" / "build_real_corpus.py"))
+    assert build["main"](["--corpus", str(corpus)]) == 0
+    prov = [json.loads(x) for x in (corpus / "provenance.jsonl").read_text().splitlines()]
+    assert len(prov) == len(records)
+    assert sum(p["agreement"] == "partial" for p in prov) == len(shards)
+    assert all(p["labels"] == ["no_crisis"] for p in prov)
+    stats = json.loads((corpus / "stats.json").read_text())
+    assert stats["posts_voted"] == len(records) and stats["unanimous_posts"] == len(records) - len(shards)
+    split_rows = sum(len(list(csv.reader((corpus / "splits" / f"{n}.csv").open()))) - 1 for n in ("train", "dev", "test"))
+    assert split_rows == len(records)
+    # and the training script runs on those splits with the tiny base model
+    train = runpy.run_path(str(ROOT / "scripts" / "train_encoder.py"))
+    out = tmp_path / "model"
+    rc = train["main"](["--train", str(corpus / "splits" / "train.csv"), "--dev", str(corpus / "splits" / "train.csv"),
+                        "--out", str(out), "--base", str(trained[2]), "--epochs", "1", "--train-layers", "1", "--max-tokens", "16"])
+    assert rc == 0 and (out / "model.onnx").is_file()
+
+
+def test_check_votes_names_every_problem(tmp_path):
+    shard = tmp_path / "shard-01.jsonl"
+    shard.write_text("".join(json.dumps({"id": f"r{i}", "text": "t"}) + "\n" for i in range(4)))
+    votes = tmp_path / "v.jsonl"
+    votes.write_text(
+        json.dumps({"id": "r0", "labels": ["no crisis"]}) + "\n"
+        + json.dumps({"id": "r1", "labels": ["rape_past", "sexualharassment_past"]}) + "\n"
+        + "not json\n"
+        + json.dumps({"id": "r1", "labels": ["selfharn_ongoing"]}) + "\n"
+        + json.dumps({"id": "zz", "labels": []}) + "\n"
+    )
+    mod = runpy.run_path(str(ROOT / "scripts" / "check_votes.py"))
+    problems = mod["check"](shard, votes)
+    text = "\n".join(problems)
+    assert "v.jsonl:2: r1:" in text and "v.jsonl:3: not JSON" in text
+    assert "v.jsonl:4: r1: unknown" in text.lower() or "selfharn_ongoing" in text
+    assert "id zz is not in shard-01.jsonl" in text and "zz has no label" in text
+    assert "id r1 appears 2 times" in text and "2 ids have no vote, first r2" in text
+    assert not any("v.jsonl:1:" in p for p in problems)  # a known spelling is normalised
