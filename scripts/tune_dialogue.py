@@ -1,4 +1,4 @@
-"""Tune the dialogue settings of ``local:default`` on ``synthetic:dialogues-dev`` and write them.
+"""Tune the dialogue settings of ``local:fast`` (the TF-IDF model) on ``synthetic:dialogues-dev`` and write them.
 
     python scripts/tune_dialogue.py [--model-dir DIR] [--dev NAME] [--report NAME ...] [--dry-run]
 
@@ -35,7 +35,7 @@ from cradle.detectors.local_dialogue import DEFAULT_SETTINGS, DialogueSettings, 
 from cradle.metrics.dialogue import align_dialogue_predictions, score_dialogues, timing_scores, turn_level_scores
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DIR = ROOT / "src" / "cradle" / "resources" / "models" / "default"
+DEFAULT_DIR = ROOT / "src" / "cradle" / "resources" / "models" / "fast"
 
 GRID: dict[str, tuple[float, ...]] = {
     "decay": (0.0, 0.25, 0.5, 0.75),
@@ -132,7 +132,7 @@ def _search(detector: Any, dialogues: list[Dialogue], grid: dict[str, tuple[floa
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model-dir", type=Path, default=DEFAULT_DIR, help="Model folder (default: the packaged local:default).")
+    ap.add_argument("--model-dir", type=Path, default=DEFAULT_DIR, help="Model folder (default: the packaged local:fast).")
     ap.add_argument("--dev", default="synthetic:dialogues-dev", help="Dialogues to tune on.")
     ap.add_argument(
         "--report", nargs="*", default=[], help="Other dialogue sets to score with the chosen settings (not used for tuning)."
@@ -140,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="Print the choice without writing dialogue.json.")
     args = ap.parse_args(argv)
 
-    spec = "local:default" if args.model_dir.resolve() == DEFAULT_DIR.resolve() else f"local:{args.model_dir}"
-    base = LocalDetector.load(str(args.model_dir) if spec != "local:default" else "default")
+    spec = "local:fast" if args.model_dir.resolve() == DEFAULT_DIR.resolve() else f"local:{args.model_dir}"
+    base = LocalDetector.load(str(args.model_dir) if spec != "local:fast" else "fast")
     detector = _Detector(_MemoModel(base.model), spec)
     dev = _load(args.dev)
     dialogues = dev.dialogues

@@ -34,7 +34,8 @@ DV = "my husband hit me again last night and he takes my phone so I can't call a
 
 @pytest.fixture(scope="module")
 def local() -> LocalDetector:
-    return LocalDetector.load("default")
+    """The TF-IDF model (``local:fast``), whose turn detector these tests pin down."""
+    return LocalDetector.load("fast")
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +138,7 @@ def test_from_state_refuses_other_detectors_and_bad_states(local, tmp_path):
     m.observe_text("user", SELF_HARM)
     state = m.state_dict()
     other = HistoryTurnDetector(_PostOnly())
-    with pytest.raises(MonitorStateError, match="made with detector 'local:default', not 'post-only'"):
+    with pytest.raises(MonitorStateError, match="made with detector 'local:fast', not 'post-only'"):
         DialogueMonitor.from_state(other, state)
     with pytest.raises(MonitorStateError, match="not a monitor state"):
         DialogueMonitor.from_state(local, {"format": "x"})
@@ -304,7 +305,7 @@ def test_llm_failures_raise_nothing_and_are_visible(fake_llm):
 
 
 def test_shipped_dialogue_settings_belong_to_the_shipped_model():
-    from cradle.detectors.local import default_model_path
+    from cradle.detectors.local import fast_model_path as default_model_path
     from cradle.detectors.local_dialogue import model_fingerprint
 
     shipped = DialogueSettings.load(default_model_path())

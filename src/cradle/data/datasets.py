@@ -7,7 +7,10 @@ Names:
   repository (``--data-dir`` or ``CRADLE_DATA_DIR``), else downloaded from the Hugging Face Hub
   when ``huggingface_hub`` is installed and the machine is online;
 - ``synthetic:posts-{train,dev,test}`` and ``synthetic:dialogues-{train,dev,test}``: the
-  synthetic corpus shipped inside the package (see ``docs/datasheet.md``).
+  synthetic corpus shipped inside the package (see ``docs/datasheet.md``);
+- ``real:posts-test`` and ``real:dialogues-test``: the held-out split of the real-text corpus
+  (public Reddit posts voted by three annotators, ``docs/datasheet-real.md``) and the
+  conversations built from it, shipped for the demo and for checks on real text.
 
 A path is read by its suffix; a ``.csv`` or ``.jsonl`` file is recognised as dialogues when it
 has a ``turn_id`` column or ``turns`` objects.
@@ -58,6 +61,7 @@ _SYNTHETIC = {
     for kind in ("posts", "dialogues")
     for split in ("train", "dev", "test")
 }
+_REAL = {"real:posts-test": "posts_test.csv", "real:dialogues-test": "dialogues_test.jsonl"}
 
 
 def file_fingerprint(path: str | Path) -> str:
@@ -106,7 +110,9 @@ Dataset = Union[PostDataset, DialogueDataset]
 
 
 def synthetic_path(name: str) -> Path:
-    """Path of a bundled synthetic split, e.g. ``synthetic:posts-test``."""
+    """Path of a bundled split, e.g. ``synthetic:posts-test`` or ``real:posts-test``."""
+    if name in _REAL:
+        return Path(str(resources.files("cradle.resources").joinpath("real", _REAL[name])))
     if name not in _SYNTHETIC:
         raise DataError.single(name, f"unknown synthetic split; choose one of {sorted(_SYNTHETIC)}")
     return Path(str(resources.files("cradle.resources").joinpath("synthetic", _SYNTHETIC[name])))
@@ -140,7 +146,7 @@ def resolve_dataset_path(spec: str, data_dir: str | Path | None = None) -> Path:
         For an unknown name, or a benchmark file that is neither local nor downloadable; the
         message names the exact path that was looked for.
     """
-    if spec in _SYNTHETIC:
+    if spec in _SYNTHETIC or spec in _REAL:
         return synthetic_path(spec)
     if spec in DATASET_FILES:
         repo, filename = DATASET_FILES[spec]
@@ -156,8 +162,8 @@ def resolve_dataset_path(spec: str, data_dir: str | Path | None = None) -> Path:
         else:
             hint = f"DIR/{filename}"
         return _hub_download(repo, filename, spec, hint)
-    if ":" in spec and not Path(spec).exists() and spec.split(":", 1)[0] in ("cradle-bench", "cradle-dialogue", "synthetic"):
-        known = sorted([*DATASET_FILES, *_SYNTHETIC])
+    if ":" in spec and not Path(spec).exists() and spec.split(":", 1)[0] in ("cradle-bench", "cradle-dialogue", "synthetic", "real"):
+        known = sorted([*DATASET_FILES, *_SYNTHETIC, *_REAL])
         raise DataError.single(spec, f"unknown dataset name; known names: {', '.join(known)}")
     path = Path(spec).expanduser()
     if not path.exists():

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from cradle.data import Dialogue, Prediction, Status, Turn
-from cradle.detectors.local.detector import MAX_CHARS, LocalDetector, default_model_path
+from cradle.detectors.local.detector import MAX_CHARS, LocalDetector, default_model_path, fast_model_path
 from cradle.labels import DIALOGUE_LABELS, PostLabel, TimeFrame, apply_clinical_rules, post_to_confirm
 
 __all__ = [
@@ -248,8 +248,9 @@ def _confirm_of(post: str) -> str:
 
 
 def _model_folder(spec: str) -> Path:
-    name = spec.split(":", 1)[1] if spec.startswith("local:") else "default"
-    return default_model_path() if name == "default" else Path(name).expanduser()
+    name = spec.split(":", 1)[1] if spec.startswith("local:") else "fast"
+    shipped = {"default": default_model_path, "fast": fast_model_path}
+    return shipped[name]() if name in shipped else Path(name).expanduser()
 
 
 class LocalTurnDetector:
@@ -264,7 +265,7 @@ class LocalTurnDetector:
         The post detector whose model scores every turn.
     settings : DialogueSettings, optional
         Defaults to the ``dialogue.json`` of the model folder named by the detector's spec
-        (``local:default``: the packaged model), else :data:`DEFAULT_SETTINGS`.
+        (``local:fast``: the packaged TF-IDF model), else :data:`DEFAULT_SETTINGS`.
     history_window : int, optional
         When given, the context holds only the current turn and the ``history_window`` turns
         (of either speaker) before it.
@@ -277,7 +278,7 @@ class LocalTurnDetector:
     Examples
     --------
     >>> from cradle.data import Dialogue, Turn
-    >>> det = LocalTurnDetector(LocalDetector.load("default"))
+    >>> det = LocalTurnDetector(LocalDetector.load("fast"))
     >>> d = Dialogue("d0", (Turn(0, "user", "hey, got a minute?"), Turn(1, "listener", "of course, what's up"),
     ...                     Turn(2, "user", "I cut my arm again last night, I can't stop doing it")))
     >>> [p.labels for p in det.predict_dialogue(d)]

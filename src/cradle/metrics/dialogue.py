@@ -44,6 +44,7 @@ __all__ = [
     "AlignedTurns",
     "align_dialogue_predictions",
     "turn_level_scores",
+    "monitor_scores",
     "dialogue_level_scores",
     "confirm_only_scores",
     "timing_scores",
@@ -554,6 +555,89 @@ def timing_scores(aligned: AlignedTurns, *, tolerance: int = 1, bootstrap: int =
     return result
 
 
+def monitor_scores(aligned: AlignedTurns) -> dict[str, Any]:
+    """What a builder asks of a conversation monitor: quiet on ordinary chats, alerts that work,
+    and how long a crisis takes to be noticed.
+
+    Parameters
+    ----------
+    aligned : AlignedTurns
+
+    Returns
+    -------
+    dict
+        - ``n_ordinary``: dialogues without any gold label;
+        - ``ordinary_confirm_rate``: share of them where a confirm label was raised;
+        - ``ordinary_alarm_rate``: share where any label (alert or confirm) was raised;
+        - ``false_alarms_per_100_ordinary``: labels raised in them, per 100 such dialogues;
+        - ``alert``: turn-level ``precision``, ``recall``, ``f1`` over the two alert labels
+          (exact turn), with ``gold`` and ``predicted`` counts, and the same at dialogue level
+          (``dialogue_precision``, ``dialogue_recall``);
+        - ``time_to_detection``: over dialogues with a gold label, user turns from the first gold
+          label (of any kind) to the first raised label (``mean``, ``median``; negative is
+          early), ``detected`` (share of those dialogues with any raise at all) and ``n``.
+
+        A share whose denominator is 0 is NaN.
+
+    Examples
+    --------
+    >>> a = AlignedTurns.from_label_sets([[[], ["alert_past"], ["confirm_SH_past"]], [[], []]],
+    ...                                  [[["alert_past"], [], ["confirm_SH_past"]], [[], ["confirm_DV_ongoing"]]])
+    >>> m = monitor_scores(a)
+    >>> m["ordinary_confirm_rate"], m["false_alarms_per_100_ordinary"], m["time_to_detection"]["mean"]
+    (1.0, 100.0, -1.0)
+    """
+    alert_cols = _IS_ALERT
+    n = aligned.n_dialogues
+    ordinary = confirmed = alarmed = raised_ordinary = 0
+    offsets: list[int] = []
+    with_gold = detected = 0
+    d_tp = d_gold = d_pred = 0
+    for i in range(n):
+        rows = aligned.rows(i)
+        yt, yp = aligned.y_true[rows], aligned.y_pred[rows]
+        if not yt.any():
+            ordinary += 1
+            confirmed += int(yp[:, ~alert_cols].any())
+            alarmed += int(yp.any())
+            raised_ordinary += int(yp.sum())
+        else:
+            with_gold += 1
+            first_gold = int(np.flatnonzero(yt.any(axis=1))[0])
+            hits = np.flatnonzero(yp.any(axis=1))
+            if hits.size:
+                detected += 1
+                offsets.append(int(hits[0]) - first_gold)
+        g, p = yt[:, alert_cols].any(), yp[:, alert_cols].any()
+        d_tp += int(g and p)
+        d_gold += int(g)
+        d_pred += int(p)
+    t = aligned.y_true[:, alert_cols]
+    q = aligned.y_pred[:, alert_cols]
+    tp, n_gold, n_pred = int((t & q).sum()), int(t.sum()), int(q.sum())
+    nan = float("nan")
+    prec = tp / n_pred if n_pred else nan
+    rec = tp / n_gold if n_gold else nan
+    f1 = 2 * tp / (n_gold + n_pred) if n_gold + n_pred else nan
+    arr = np.asarray(offsets, dtype=float)
+    return {
+        "n_ordinary": ordinary,
+        "ordinary_confirm_rate": confirmed / ordinary if ordinary else nan,
+        "ordinary_alarm_rate": alarmed / ordinary if ordinary else nan,
+        "false_alarms_per_100_ordinary": 100.0 * raised_ordinary / ordinary if ordinary else nan,
+        "alert": {
+            "precision": prec, "recall": rec, "f1": f1, "gold": n_gold, "predicted": n_pred,
+            "dialogue_precision": d_tp / d_pred if d_pred else nan, "dialogue_recall": d_tp / d_gold if d_gold else nan,
+        },
+        "time_to_detection": {
+            "mean": float(arr.mean()) if arr.size else nan,
+            "median": float(np.median(arr)) if arr.size else nan,
+            "detected": detected / with_gold if with_gold else nan,
+            "n": with_gold,
+        },
+    }
+
+
 def _percentile_interval(values: np.ndarray, confidence: float = 0.95) -> list[float]:
     finite = values[~np.isnan(values)]
     if finite.size == 0:
@@ -602,7 +686,7 @@ def score_dialogues(
     -------
     dict
         ``{"n_dialogues", "n_user_turns", "n_invalid_turns", "n_valid_dialogues",
-        "turn_level": M, "dialogue_level": M, "confirm_only": M, "timing": {...},
+        "turn_level": M, "dialogue_level": M, "confirm_only": M, "timing": {...}, "monitor": {...},
         "valid_only": {"turn_level": M, "dialogue_level": M, "confirm_only": M}}``, where ``M``
         holds the keys of :data:`cradle.metrics.SCALAR_METRICS`, ``per_label`` and, with a
         bootstrap, ``ci``.
@@ -640,5 +724,6 @@ def score_dialogues(
     for key, setting in SETTINGS.items():
         out[key] = setting(aligned, **opts)
     out["timing"] = timing_scores(aligned, tolerance=tolerance, bootstrap=bootstrap, seed=seed)
+    out["monitor"] = monitor_scores(aligned)
     out["valid_only"] = {key: setting(valid, **opts) for key, setting in SETTINGS.items()}
     return out

@@ -9,9 +9,12 @@ it, e.g. in another process of a service.
 
 What a turn costs depends on the engine (:func:`turn_detector_for` picks the turn detector):
 
-- ``local:`` (:class:`~cradle.detectors.local_dialogue.LocalTurnDetector`): each turn is
-  encoded once and folded into a context vector of fixed size, so the cost of a turn and the
-  size of the state do not grow with the conversation. The state holds no text.
+- ``local:default`` (:class:`~cradle.detectors.encoder_dialogue.EncoderTurnDetector`): each
+  user turn is encoded once, on its own, and scored first on its own words, with a recency
+  weighted summary of earlier user turns (a vector of 15 numbers) as context; ``local:fast``
+  (:class:`~cradle.detectors.local_dialogue.LocalTurnDetector`) folds each turn into a context
+  vector of fixed size. Either way the cost of a turn and the size of the state do not grow with
+  the conversation, and the state holds no text.
 - LLM engines (:class:`HistoryTurnDetector` around an
   :class:`~cradle.detectors.llm.LLMDetector`): every user turn is one request whose prompt is
   the engine's turn-level template (``--prompt-file`` included) filled with the conversation so
@@ -376,7 +379,9 @@ def turn_detector_for(detector: Any, *, history_window: int | None = None) -> St
     Returns
     -------
     StepTurnDetector
-        :class:`~cradle.detectors.local_dialogue.LocalTurnDetector` for ``local:`` detectors,
+        :class:`~cradle.detectors.encoder_dialogue.EncoderTurnDetector` for the encoder
+        (``local:default``), :class:`~cradle.detectors.local_dialogue.LocalTurnDetector` for the
+        TF-IDF model (``local:fast``),
         the detector itself when it already is a step turn detector with that window, else a
         :class:`HistoryTurnDetector`.
 
@@ -389,11 +394,20 @@ def turn_detector_for(detector: Any, *, history_window: int | None = None) -> St
     --------
     >>> from cradle.detectors import load_detector
     >>> type(turn_detector_for(load_detector("local:default"))).__name__
+    'EncoderTurnDetector'
+    >>> type(turn_detector_for(load_detector("local:fast"))).__name__
     'LocalTurnDetector'
     """
-    from cradle.detectors.local import LocalDetector
+    from cradle.detectors.encoder_dialogue import EncoderTurnDetector
+    from cradle.detectors.local import EncoderDetector, LocalDetector
     from cradle.detectors.local_dialogue import LocalTurnDetector
 
+    if isinstance(detector, EncoderTurnDetector):
+        if detector.history_window == history_window:
+            return detector
+        return EncoderTurnDetector(detector.detector, detector.settings, history_window=history_window)
+    if isinstance(detector, EncoderDetector):
+        return EncoderTurnDetector(detector, history_window=history_window)
     if isinstance(detector, LocalTurnDetector):
         if detector.history_window == history_window:
             return detector

@@ -61,6 +61,9 @@ class EncoderTrainSettings:
         Chunk length at training and inference (special tokens included).
     stride : int, default=32
         Token overlap between chunks at inference.
+    keep_layers : int or None, default=None
+        Keep only the first ``keep_layers`` transformer layers of the base (a smaller, faster
+        encoder); ``None`` keeps them all.
     train_layers : int, default=2
         Top transformer layers fine-tuned (0 to 6 for MiniLM-L6).
     epochs : int, default=6
@@ -83,6 +86,7 @@ class EncoderTrainSettings:
 
     max_tokens: int = 256
     stride: int = 32
+    keep_layers: int | None = None
     train_layers: int = 2
     epochs: int = 6
     batch_size: int = 16
@@ -195,6 +199,9 @@ def train_encoder_model(
     tokenizer.enable_truncation(max_length=s.max_tokens)
     encoder = AutoModel.from_pretrained(str(base_path), attn_implementation="eager")
     encoder.eval()
+    if s.keep_layers is not None and 0 < s.keep_layers < len(encoder.encoder.layer):
+        encoder.encoder.layer = encoder.encoder.layer[: s.keep_layers]
+        encoder.config.num_hidden_layers = s.keep_layers
     n_layers = len(encoder.encoder.layer)
     k = max(0, min(s.train_layers, n_layers))
     frozen_layers = encoder.encoder.layer[: n_layers - k]
@@ -377,7 +384,7 @@ def train_encoder_model(
             "format_version": ENCODER_FORMAT_VERSION,
             "cradle_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "variant": f"MiniLM-L6 encoder, top {k} of {n_layers} layers fine-tuned, {'factored' if s.factored else 'flat'} heads",
+            "variant": f"MiniLM encoder ({n_layers} layers), top {k} fine-tuned, {'factored' if s.factored else 'flat'} heads",
             "labels": LABELS,
             "heads": heads,
             "calibration": calibration,

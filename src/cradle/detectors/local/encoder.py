@@ -69,7 +69,10 @@ class EncoderModel:
     max_tokens, stride : int
         Chunk length in tokens (special tokens included) and the overlap between chunks.
     batch_size : int
-        Chunks per ONNX call.
+        Chunks per ONNX call. 1 by default: int8 weights come with activations quantised per
+        call, so a chunk scored beside others would get slightly different scores; one chunk a
+        call makes every text's score independent of what it is batched with (and costs no
+        throughput on the CPU, where padding is the only thing batching would add).
     meta : dict
         Everything else in ``model.json``.
     """
@@ -82,7 +85,7 @@ class EncoderModel:
     thresholds: np.ndarray
     max_tokens: int = 256
     stride: int = 32
-    batch_size: int = 32
+    batch_size: int = 1
     meta: dict[str, Any] = field(default_factory=dict)
     _session: Any = field(default=None, repr=False)
     _tokenizer: Any = field(default=None, repr=False)
