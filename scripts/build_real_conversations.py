@@ -58,6 +58,7 @@ RAW_COUNT = 1000
 MIN_TURNS, MAX_TURNS = 4, 16
 SOURCE = "Topical-Chat (Gopalakrishnan et al., Interspeech 2019), github.com/alexa/Topical-Chat"
 LICENCE = "CDLA-Sharing-1.0"
+CHANGED = "changed by cradle: first 16 messages, agents renamed user/listener (see corpus/conversations/README.md)"
 NOTICE = (
     "Changed subset of Topical-Chat (c) Amazon.com, Inc. or its affiliates, "
     "https://github.com/alexa/Topical-Chat, licensed under CDLA-Sharing-1.0 "
@@ -80,8 +81,7 @@ def make_raw(src: Path, dest: Path = RAW) -> int:
         fh.write(json.dumps({"_notice": NOTICE, "upstream_commit": UPSTREAM_COMMIT}, ensure_ascii=False) + "\n")
         for cid, name, c in chosen:
             msgs = [
-                {"agent": t["agent"], "message": t["message"], "sentiment": t.get("sentiment")}
-                for t in c["content"][:MAX_TURNS]
+                {"agent": t["agent"], "message": t["message"], "sentiment": t.get("sentiment")} for t in c["content"][:MAX_TURNS]
             ]
             fh.write(json.dumps({"conversation_id": cid, "upstream_file": name, "content": msgs}, ensure_ascii=False) + "\n")
     return len(chosen)
@@ -104,15 +104,14 @@ def to_dialogue(rec: dict) -> dict | None:
         return None
     first = msgs[0]["agent"]
     turns = [
-        {"speaker": "user" if m["agent"] == first else "listener", "text": m["message"].strip(), "labels": []}
-        for m in msgs
+        {"speaker": "user" if m["agent"] == first else "listener", "text": m["message"].strip(), "labels": []} for m in msgs
     ][:MAX_TURNS]
     if len(turns) < MIN_TURNS:
         return None
     return {
         "id": f"topicalchat-{rec['conversation_id']}",
         "turns": turns,
-        "source": f"{SOURCE} ({rec['upstream_file']})",
+        "source": f"{SOURCE}, {rec['upstream_file']}; {CHANGED}",
         "licence": LICENCE,
     }
 

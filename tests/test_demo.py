@@ -1,4 +1,4 @@
-"""``cradle demo`` end to end through the CLI: offline, both splits, scores and a report."""
+"""``cradle demo`` end to end through the CLI: offline, real and synthetic splits, scores and a report."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ def test_demo_runs_offline_and_resumes(tmp_path):
     assert set(posts) == {"n", "n_valid", "valid_only", "all_samples"} and posts["n"] == posts["n_valid"]
     assert {"n_dialogues", "n_user_turns", "turn_level", "dialogue_level", "confirm_only", "timing"} <= set(dialogues)
     assert 0.5 < posts["all_samples"]["micro_f1"] <= 1.0, "the shipped model should do clearly better than chance"
+    real = json.loads((out / "real-posts" / "scores.json").read_text())
+    assert real["n"] == real["n_valid"] > 300 and 0.5 < real["all_samples"]["micro_f1"] <= 1.0
+    real_dialogues = json.loads((out / "real-dialogues" / "scores.json").read_text())
+    monitor = real_dialogues["monitor"]
+    assert monitor["n_ordinary"] > 100 and 0.0 <= monitor["ordinary_confirm_rate"] <= 1.0
+    assert "false alarms per 100 ordinary" in first.stdout and "time to detection" in first.stdout
     report = (out / "report.html").read_text()
     assert "<svg" in report and "http://" not in report.replace("http://www.w3.org", "")
     before = (out / "posts" / "predictions.jsonl").read_bytes()

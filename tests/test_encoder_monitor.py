@@ -16,6 +16,7 @@ from cradle.detectors.encoder_dialogue import EncoderDialogueSettings, EncoderTu
 from cradle.detectors.local import LocalDetector
 from cradle.pipelines.monitor import DialogueMonitor, turn_detector_for
 
+
 @pytest.fixture(scope="module")
 def encoder() -> LocalDetector:
     return LocalDetector.load("default")

@@ -16,7 +16,8 @@ Recipe (``scripts/train_encoder.py`` runs it on the real-text corpus; see
 3. Export: the whole network to ONNX (opset 17, dynamic batch and length), then dynamic int8
    quantisation of the weights when it keeps dev micro F1 within ``int8_tolerance``.
 4. Calibration and thresholds, on the dev posts, through the exported graph itself: Platt
-   scaling per head, then per label the threshold that maximises F-beta.
+   scaling per head, then per-label thresholds that maximise the dev micro F1 of the whole
+   decision (:func:`tune_thresholds`).
 
 Needs the ``finetune`` extra (torch, transformers) and ``onnx``; the result needs only
 onnxruntime and tokenizers.
@@ -43,9 +44,9 @@ from cradle.data import Post
 from cradle.detectors.local.encoder import ENCODER_FORMAT, ENCODER_FORMAT_VERSION, EncoderModel
 from cradle.detectors.local.model import combine_heads
 from cradle.labels import POST_LABELS, apply_clinical_rules
-from cradle.pipelines.train_local import fbeta_threshold, head_targets, label_matrix
+from cradle.pipelines.train_local import head_targets, label_matrix
 
-__all__ = ["EncoderTrainSettings", "train_encoder_model", "minilm_path"]
+__all__ = ["EncoderTrainSettings", "train_encoder_model", "tune_thresholds", "minilm_path"]
 
 Progress = Callable[[str, float], None]
 LABELS = [x.value for x in POST_LABELS]
@@ -76,8 +77,8 @@ class EncoderTrainSettings:
         Dropout on the pooled vector during training.
     pos_weight_cap : float, default=8.0
     factored : bool, default=True
-    beta : float, default=1.0
-        F-beta of the dev thresholds.
+    min_dev_positives : int, default=5
+        Labels with fewer dev positives keep the threshold 0.5 (see :func:`tune_thresholds`).
     quantize : bool, default=True
     int8_tolerance : float, default=0.01
     seed : int, default=0
@@ -96,7 +97,7 @@ class EncoderTrainSettings:
     dropout: float = 0.1
     pos_weight_cap: float = 8.0
     factored: bool = True
-    beta: float = 1.0
+    min_dev_positives: int = 5
     quantize: bool = True
     int8_tolerance: float = 0.01
     seed: int = 0
@@ -130,6 +131,56 @@ def _decide(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
         for lab in apply_clinical_rules(fired).labels:
             out[i, LABELS.index(lab.value)] = True
     return out
+
+
+def tune_thresholds(proba: np.ndarray, y: np.ndarray, *, min_positives: int = 5, grid: Sequence[float] | None = None, passes: int = 2) -> dict[str, float]:
+    """Per-label thresholds that maximise the dev **micro F1 of the whole decision**.
+
+    Coordinate ascent from 0.5: each crisis label's threshold in turn takes the grid value that
+    maximises micro F1 over all labels, after the clinical rules and ``no_crisis`` (so a
+    threshold that buys one rare true positive with many false positives loses). Labels with
+    fewer than ``min_positives`` dev positives keep 0.5: a threshold picked on two or three
+    posts is noise.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n, 15)
+        Calibrated dev probabilities.
+    y : ndarray of shape (n, 15)
+        Dev truth (bool).
+    min_positives : int, default=5
+    grid : sequence of float, optional
+        Candidate thresholds (default 0.05 to 0.95 by 0.025).
+    passes : int, default=2
+
+    Returns
+    -------
+    dict
+        Label -> threshold (``no_crisis`` 0.5: it is decided by the others).
+
+    Examples
+    --------
+    >>> p = np.zeros((4, 15)); p[:, -1] = 0.9; p[0, 4] = 0.3; p[1, 4] = 0.35
+    >>> y = np.zeros((4, 15), bool); y[:2, 4] = True; y[2:, -1] = True
+    >>> t = tune_thresholds(p, y, min_positives=2)
+    >>> 0.05 <= t["selfharm_ongoing"] <= 0.3, t["no_crisis"]
+    (True, 0.5)
+    """
+    cands = np.arange(0.05, 0.951, 0.025) if grid is None else np.asarray(grid, dtype=float)
+    t = np.full(len(LABELS), 0.5)
+    nc = LABELS.index("no_crisis")
+    tune = [j for j in range(len(LABELS)) if j != nc and int(y[:, j].sum()) >= min_positives]
+    best = _micro_f1(y, _decide(proba, t))
+    for _ in range(passes):
+        for j in tune:
+            keep = t[j]
+            for c in cands:
+                t[j] = c
+                f = _micro_f1(y, _decide(proba, t))
+                if f > best + 1e-12:
+                    best, keep = f, c
+            t[j] = keep
+    return {lab: float(t[j]) for j, lab in enumerate(LABELS)}
 
 
 def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -435,7 +486,7 @@ def train_encoder_model(
     b_vec = np.array([calibration[h][1] for h in heads])
     p_head = 1.0 / (1.0 + np.exp(-np.clip(a_vec * z + b_vec, -40, 40)))
     p_dev = combine_heads(p_head, heads, LABELS) if s.factored else p_head
-    thresholds = {lab: float(fbeta_threshold(y_dev[:, j], p_dev[:, j], beta=s.beta)) for j, lab in enumerate(LABELS)}
+    thresholds = tune_thresholds(p_dev, y_dev.astype(bool), min_positives=s.min_dev_positives)
     pred = _decide(p_dev, np.array([thresholds[lab] for lab in LABELS]))
     dev_f1 = _micro_f1(y_dev.astype(bool), pred)
     shutil.rmtree(work)

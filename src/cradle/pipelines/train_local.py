@@ -157,7 +157,7 @@ class HeadFit:
     oof: np.ndarray
 
 
-def fit_linearhead_targets(x: Any, y: np.ndarray, labels: list[str], s: TrainSettings, *, progress: Progress | None = None) -> HeadFit:
+def fit_linear_heads(x: Any, y: np.ndarray, labels: list[str], s: TrainSettings, *, progress: Progress | None = None) -> HeadFit:
     """Fit the heads of the recipe (flat or factored) on any feature matrix.
 
     Parameters
@@ -283,7 +283,7 @@ def train_local_model(
     x = sparse.hstack(blocks_x).tocsr()
 
     report("fitting", 0.0)
-    fitted = fit_linearhead_targets(x, y, labels, s, progress=report)
+    fitted = fit_linear_heads(x, y, labels, s, progress=report)
     heads, coef, intercept, platt_a, platt_b, oof = fitted.heads, fitted.coef, fitted.intercept, fitted.platt_a, fitted.platt_b, fitted.oof
     n_labels = len(labels)
 

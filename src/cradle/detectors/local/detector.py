@@ -70,6 +70,15 @@ def decide_labels(proba: np.ndarray, labels: Sequence[str], thresholds: np.ndarr
     return tuple(x.value for x in apply_clinical_rules(fired).labels)
 
 
+def _refused(text: Any) -> Prediction | None:
+    """The ``invalid`` prediction of an empty or over-long text, else ``None``."""
+    if not isinstance(text, str) or not text.strip():
+        return Prediction(status=Status.INVALID, reason="empty text")
+    if len(text) > MAX_CHARS:
+        return Prediction(status=Status.INVALID, reason=f"text has {len(text)} characters; the limit is {MAX_CHARS}")
+    return None
+
+
 class LocalDetector:
     """A linear TF-IDF + cue model, run with NumPy on the CPU, offline.
 
@@ -110,17 +119,24 @@ class LocalDetector:
         """Load a shipped model (``"default"``, ``"fast"``) or a model folder.
 
         A folder holding an encoder model gives an :class:`EncoderDetector`; one written by
-        ``cradle train`` gives a :class:`LocalDetector`.
+        ``cradle train`` gives a :class:`LocalDetector`. ``cascade=False`` loads the shipped
+        encoder without its TF-IDF screen.
 
         Raises
         ------
         SpecError
             When the folder is not a model folder (the message names the missing file).
         """
+        use_cascade = bool(kwargs.pop("cascade", True))
         path = _SHIPPED[name_or_path]() if name_or_path in _SHIPPED else Path(name_or_path).expanduser()
         try:
             if is_encoder_folder(path):
-                return EncoderDetector(EncoderModel.load(path), f"local:{name_or_path}")
+                model = EncoderModel.load(path)
+                cascade = model.meta.get("cascade") or {}
+                if cascade.get("screen") == "fast" and name_or_path == "default" and use_cascade:
+                    screen = LocalDetector(LocalModel.load(fast_model_path()), "local:fast")
+                    return EncoderDetector(model, f"local:{name_or_path}", screen=screen, screen_level=float(cascade["level"]))
+                return EncoderDetector(model, f"local:{name_or_path}")
             model = LocalModel.load(path)
         except ModelFormatError as exc:
             raise SpecError(str(exc)) from None
@@ -151,15 +167,8 @@ class LocalDetector:
         reason; the other texts are scored as usual.
         """
         texts = list(texts)
-        results: list[Prediction | None] = [None] * len(texts)
-        todo: list[int] = []
-        for i, t in enumerate(texts):
-            if not isinstance(t, str) or not t.strip():
-                results[i] = Prediction(status=Status.INVALID, reason="empty text")
-            elif len(t) > MAX_CHARS:
-                results[i] = Prediction(status=Status.INVALID, reason=f"text has {len(t)} characters; the limit is {MAX_CHARS}")
-            else:
-                todo.append(i)
+        results: list[Prediction | None] = [_refused(t) for t in texts]
+        todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             proba = self.predict_proba([texts[i] for i in todo])
             for row, i in enumerate(todo):
@@ -181,10 +190,20 @@ class EncoderDetector(LocalDetector):
     <cradle.detectors.local.encoder.EncoderModel.predict_proba>`; word-window options do not
     apply.
 
+    With a ``screen`` (a cascade), :meth:`predict` first scores every text with the fast TF-IDF
+    model and sends to the encoder only the texts where some crisis label reaches
+    ``screen_level`` times its fast threshold; the others are ``no_crisis`` with the fast
+    model's scores and ``extra["stage"] == "screen"``. The level is chosen on the real-text dev
+    split so that the cascade keeps the encoder's dev figures (``docs/local-detector.md``).
+    :meth:`predict_proba` and conversations always use the encoder.
+
     Parameters
     ----------
     model : EncoderModel
     spec : str
+    screen : LocalDetector, optional
+    screen_level : float, default=0.0
+        0 sends every text to the encoder.
 
     Examples
     --------
@@ -193,14 +212,45 @@ class EncoderDetector(LocalDetector):
     ('no_crisis',)
     """
 
-    def __init__(self, model: EncoderModel, spec: str = "local:default", **_: Any) -> None:  # type: ignore[override]
+    def __init__(self, model: EncoderModel, spec: str = "local:default", *, screen: LocalDetector | None = None, screen_level: float = 0.0, **_: Any) -> None:  # type: ignore[override]
         self.model = model  # type: ignore[assignment]
         self.spec = spec
+        self.screen = screen
+        self.screen_level = float(screen_level)
         self._crisis = np.array([lab != PostLabel.NO_CRISIS.value for lab in model.labels])
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Calibrated scores of every label, pooled over token chunks, shape ``(n, 15)``."""
+        """Calibrated encoder scores of every label, pooled over token chunks, shape ``(n, 15)``."""
         return self.model.predict_proba(list(texts))
+
+    def screen_levels(self, texts: Sequence[str]) -> np.ndarray:
+        """Per text, the highest ratio of a crisis label's fast score to its fast threshold."""
+        if self.screen is None:
+            return np.full(len(texts), np.inf)
+        p = self.screen.predict_proba(list(texts))
+        crisis = self.screen._crisis
+        return (p[:, crisis] / np.asarray(self.screen.model.thresholds)[crisis]).max(axis=1)
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """As :meth:`LocalDetector.predict`, through the screen when there is one."""
+        if self.screen is None or self.screen_level <= 0:
+            return super().predict(texts)
+        texts = list(texts)
+        out: list[Prediction | None] = [_refused(t) for t in texts]
+        ok = [i for i, r in enumerate(out) if r is None]
+        if ok:
+            levels = self.screen_levels([texts[i] for i in ok])
+            send = [i for i, lv in zip(ok, levels) if lv >= self.screen_level]
+            quiet = [i for i, lv in zip(ok, levels) if lv < self.screen_level]
+            if quiet:
+                assert self.screen is not None
+                fast = self.screen.predict([texts[i] for i in quiet])
+                for i, p in zip(quiet, fast):
+                    out[i] = Prediction(labels=(PostLabel.NO_CRISIS.value,), status=Status.OK, scores=p.scores, extra={"stage": "screen"})
+            if send:
+                for i, p in zip(send, super().predict([texts[i] for i in send])):
+                    out[i] = p
+        return [p for p in out if p is not None]
 
 
 def from_spec(spec: DetectorSpec, **options: Any) -> LocalDetector:

@@ -1,4 +1,4 @@
-"""``cradle demo``: the embedded detector on the bundled synthetic test splits, offline."""
+"""``cradle demo``: the embedded detector on the bundled test splits (real and synthetic), offline."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import typer
 from cradle.interfaces.cli._common import cli_errors, console, err_console
 
 #: The bundled splits the demo evaluates, and the run folder of each.
-DEMO_SPLITS = (("synthetic:posts-test", "posts"), ("synthetic:dialogues-test", "dialogues"))
+DEMO_SPLITS = (
+    ("real:posts-test", "real-posts"),
+    ("real:dialogues-test", "real-dialogues"),
+    ("synthetic:posts-test", "posts"),
+    ("synthetic:dialogues-test", "dialogues"),
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +26,7 @@ def register(app: typer.Typer) -> None:
         model: Annotated[str, typer.Option("--model", "-m", help="Detector spec.")] = "local:default",
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for 95% intervals (0: none).", min=0)] = 500,
     ) -> None:
-        """Evaluate --model on the bundled synthetic test posts and dialogues, print the metrics, write a report.
+        """Evaluate --model on the bundled test posts and dialogues (real and synthetic), print the metrics, write a report.
 
         Needs no key and no network with the default model.
         """
@@ -30,8 +35,9 @@ def register(app: typer.Typer) -> None:
         from cradle.pipelines.evaluate import predict_dataset, score_run
 
         console.print(
-            f"[bold]cradle demo[/]: {model} on the synthetic test splits (written for cradle; see docs/datasheet.md). "
-            "Figures here check the toolkit; they are not clinical validity."
+            f"[bold]cradle demo[/]: {model} on the held-out real-text test split (public Reddit posts voted by three "
+            "annotators, docs/datasheet-real.md), conversations built from it, and the synthetic test splits "
+            "(docs/datasheet.md). Labels are not clinicians': these figures check the toolkit, not clinical validity."
         )
         run_dirs = []
         for name, folder in DEMO_SPLITS:
@@ -42,4 +48,4 @@ def register(app: typer.Typer) -> None:
             show_scores(result)
             run_dirs.append(run_dir)
         report = write_report(run_dirs, out / "report.html", title=f"cradle demo: {model}")
-        console.print(f"\nRuns in {out}/posts and {out}/dialogues; report: {report}")
+        console.print(f"\nRuns in {', '.join(f'{out}/{folder}' for _, folder in DEMO_SPLITS)}; report: {report}")

@@ -39,6 +39,16 @@ def show_scores(result: dict[str, Any]) -> None:
         timing = result.get("timing") or {}
         if timing:
             console.print("Timing: " + ", ".join(f"{k} {fmt(v) if isinstance(v, float) else v}" for k, v in timing.items() if not isinstance(v, dict)))
+        mon = result.get("monitor") or {}
+        if mon:
+            alert, ttd = mon["alert"], mon["time_to_detection"]
+            console.print(
+                f"Monitor: ordinary dialogues {mon['n_ordinary']}, with a confirm {fmt(mon['ordinary_confirm_rate'])}, "
+                f"false alarms per 100 ordinary {fmt(mon['false_alarms_per_100_ordinary'], 1)}; "
+                f"alert precision {fmt(alert['precision'])} recall {fmt(alert['recall'])} F1 {fmt(alert['f1'])} "
+                f"(gold {alert['gold']}, raised {alert['predicted']}); "
+                f"time to detection mean {fmt(ttd['mean'], 2)} median {fmt(ttd['median'], 1)} user turns, detected {fmt(ttd['detected'])}"
+            )
         return
     console.print(f"{result['n']} items, {result['n_valid']} valid")
     console.print(metrics_table({"valid only": result["valid_only"], "all samples": result["all_samples"]}))
