@@ -244,3 +244,25 @@ def test_check_votes_names_every_problem(tmp_path):
     assert "id zz is not in shard-01.jsonl" in text and "zz has no label" in text
     assert "id r1 appears 2 times" in text and "2 ids have no vote, first r2" in text
     assert not any("v.jsonl:1:" in p for p in problems)  # a known spelling is normalised
+
+
+def test_cascade_screens_quiet_texts_and_keeps_the_rest(trained):
+    from cradle.detectors.local.encoder import EncoderModel
+
+    model = EncoderModel.load(trained[0])
+    screen = LocalDetector.load("fast")
+    alone = EncoderDetector(model, "enc")
+    texts = ["the garden is growing well this spring", "I cut my arm again last night and I cannot stop", "", "my cat knocked over the plant"]
+    levels = EncoderDetector(model, "enc", screen=screen, screen_level=0.5).screen_levels([t for t in texts if t])
+    cut = float(np.median(levels))
+    cascade = EncoderDetector(model, "enc", screen=screen, screen_level=cut)
+    got, ref = cascade.predict(texts), alone.predict(texts)
+    assert got[2].status is Status.INVALID and got[2].reason == "empty text"
+    for text, level, g, r in zip([t for t in texts if t], levels, [got[0], got[1], got[3]], [ref[0], ref[1], ref[3]]):
+        if level < cut:
+            assert g.labels == ("no_crisis",) and g.extra == {"stage": "screen"}, text
+        else:
+            assert g.labels == r.labels and g.scores == r.scores, text
+    assert any(lv < cut for lv in levels) and any(lv >= cut for lv in levels)
+    # level 0 sends everything to the encoder
+    assert [p.labels for p in EncoderDetector(model, "enc", screen=screen, screen_level=0.0).predict(texts)] == [p.labels for p in ref]
