@@ -14,7 +14,8 @@ Recipe (``scripts/train_encoder.py`` runs it on the real-text corpus; see
    positive weights ``min(cap, negatives / positives)``; AdamW; the epoch with the best dev micro
    F1 is kept.
 3. Export: the whole network to ONNX (opset 17, dynamic batch and length), then dynamic int8
-   quantisation of the weights when it keeps dev micro F1 within ``int8_tolerance``.
+   quantisation of the weights (per output channel) when it keeps dev micro F1 within
+   ``int8_tolerance``.
 4. Calibration and thresholds, on the dev posts, through the exported graph itself: Platt
    scaling per head, then per-label thresholds that maximise the dev micro F1 of the whole
    decision (:func:`tune_thresholds`).
@@ -46,7 +47,7 @@ from cradle.detectors.local.model import combine_heads
 from cradle.labels import POST_LABELS, apply_clinical_rules
 from cradle.pipelines.train_local import head_targets, label_matrix
 
-__all__ = ["EncoderTrainSettings", "train_encoder_model", "tune_thresholds", "minilm_path"]
+__all__ = ["EncoderTrainSettings", "train_encoder_model", "calibrate_heads", "tune_thresholds", "minilm_path"]
 
 Progress = Callable[[str, float], None]
 LABELS = [x.value for x in POST_LABELS]
@@ -181,6 +182,41 @@ def tune_thresholds(proba: np.ndarray, y: np.ndarray, *, min_positives: int = 5,
                     best, keep = f, c
             t[j] = keep
     return {lab: float(t[j]) for j, lab in enumerate(LABELS)}
+
+
+def calibrate_heads(
+    z: np.ndarray, y: np.ndarray, heads: Sequence[str], *, factored: bool = True, min_dev_positives: int = 5
+) -> tuple[dict[str, list[float]], dict[str, float], float]:
+    """Platt scaling per head and thresholds per label, from dev logits of the exported graph.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_dev, n_heads)
+        Head logits of the dev posts (first chunk of each).
+    y : ndarray of shape (n_dev, 15)
+        Dev truth.
+    heads : sequence of str
+    factored : bool, default=True
+    min_dev_positives : int, default=5
+
+    Returns
+    -------
+    (calibration, thresholds, dev_micro_f1)
+        ``calibration``: head -> ``[a, b]``; ``thresholds``: label -> threshold; the tuned dev
+        micro F1.
+    """
+    _, t_dev, m_dev = head_targets(y, LABELS, factored)
+    calibration: dict[str, list[float]] = {}
+    for j, h in enumerate(heads):
+        rows = m_dev[:, j].astype(bool)
+        calibration[h] = list(_platt(z[rows, j], t_dev[rows, j]))
+    a_vec = np.array([calibration[h][0] for h in heads])
+    b_vec = np.array([calibration[h][1] for h in heads])
+    p_head = 1.0 / (1.0 + np.exp(-np.clip(a_vec * z + b_vec, -40, 40)))
+    p_dev = combine_heads(p_head, list(heads), LABELS) if factored else p_head
+    thresholds = tune_thresholds(p_dev, y.astype(bool), min_positives=min_dev_positives)
+    pred = _decide(p_dev, np.array([thresholds[lab] for lab in LABELS]))
+    return calibration, thresholds, _micro_f1(y.astype(bool), pred)
 
 
 def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -466,7 +502,7 @@ def train_encoder_model(
 
         q8 = work / "model.int8.onnx"
         report("quantize", 0.0)
-        quantize_dynamic(str(fp32), str(q8), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(fp32), str(q8), weight_type=QuantType.QInt8, per_channel=True)
         z8 = graph_dev_logits(q8)
         f1_8 = _micro_f1(y_dev.astype(bool), _decide(probs(z8), np.full(len(LABELS), 0.5)))
         keep = f1_8 >= f1_32 - s.int8_tolerance
@@ -476,19 +512,7 @@ def train_encoder_model(
     shutil.copyfile(chosen, out_path / "model.onnx")
 
     # ------------------------------------------------- calibration, thresholds
-    _, t_dev, m_dev = head_targets(y_dev, LABELS, s.factored)
-    calibration: dict[str, list[float]] = {}
-    for j, h in enumerate(heads):
-        rows = m_dev[:, j].astype(bool)
-        a, b = _platt(z[rows, j], t_dev[rows, j])
-        calibration[h] = [a, b]
-    a_vec = np.array([calibration[h][0] for h in heads])
-    b_vec = np.array([calibration[h][1] for h in heads])
-    p_head = 1.0 / (1.0 + np.exp(-np.clip(a_vec * z + b_vec, -40, 40)))
-    p_dev = combine_heads(p_head, heads, LABELS) if s.factored else p_head
-    thresholds = tune_thresholds(p_dev, y_dev.astype(bool), min_positives=s.min_dev_positives)
-    pred = _decide(p_dev, np.array([thresholds[lab] for lab in LABELS]))
-    dev_f1 = _micro_f1(y_dev.astype(bool), pred)
+    calibration, thresholds, dev_f1 = calibrate_heads(z, y_dev, heads, factored=s.factored, min_dev_positives=s.min_dev_positives)
     shutil.rmtree(work)
     extra = {
         "training": {
