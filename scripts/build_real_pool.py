@@ -151,7 +151,7 @@ def read_rmhd(folder: Path) -> Iterator[Candidate]:
 
 def read_goemotions(path: Path) -> Iterator[Candidate]:
     with path.open(encoding="utf-8", newline="") as fh:
-        for row_no, line in enumerate(fh, 1):
+        for _row_no, line in enumerate(fh, 1):
             parts = line.rstrip("\n").split("\t")
             if len(parts) < 3:
                 continue
