@@ -26,6 +26,7 @@ __all__ = [
     "SCORES_NAME",
     "EvaluationError",
     "build_detector",
+    "detector_for_dataset",
     "predict_dataset",
     "score_run",
     "evaluate",
@@ -92,6 +93,16 @@ def build_detector(
     return load_detector(spec, **options)
 
 
+def detector_for_dataset(detector: Any, kind: str) -> Any:
+    """``detector``, or for dialogues (``kind == "dialogues"``) a turn detector running it when it
+    has no ``predict_dialogue`` (``local:`` labels turns incrementally through its wrapper)."""
+    if kind == "dialogues" and not callable(getattr(detector, "predict_dialogue", None)):
+        from cradle.pipelines.monitor import turn_detector_for
+
+        return turn_detector_for(detector)
+    return detector
+
+
 def predict_dataset(
     data: str,
     spec: str,
@@ -104,6 +115,8 @@ def predict_dataset(
     rate_limit: float | None = None,
     progress: bool = True,
     console: Any = None,
+    ray: bool = False,
+    shards: int | None = None,
     **detector_options: Any,
 ) -> tuple[Dataset, RunSummary]:
     """Build the detector (a missing key fails here, before any work), load the data and run.
@@ -120,6 +133,11 @@ def predict_dataset(
         As the command-line options of ``cradle predict``.
     console : rich.console.Console, optional
         Where the progress bar goes.
+    ray : bool, default=False
+        Shard the items over Ray workers (:func:`cradle.pipelines.sharded.run_sharded`; local
+        Ray, or the cluster at ``RAY_ADDRESS``); same run directory, same predictions.
+    shards : int, optional
+        With ``ray``: number of shards (default: the CPUs Ray reports).
     **detector_options
         Passed to :func:`build_detector`.
 
@@ -140,17 +158,31 @@ def predict_dataset(
 
     detector = build_detector(spec, **detector_options)
     dataset = load_dataset(data, data_dir)
-    if dataset.kind == "dialogues" and not callable(getattr(detector, "predict_dialogue", None)):
-        from cradle.pipelines.monitor import turn_detector_for
-
-        detector = turn_detector_for(detector)  # e.g. local: labels turns incrementally through its wrapper
+    detector = detector_for_dataset(detector, dataset.kind)
     total = len(dataset) if dataset.kind == "posts" else dataset.n_user_turns  # type: ignore[union-attr]
-    response_cache = None
-    if isinstance(detector, LLMDetector) and not no_cache:
-        from cradle.pipelines.cache import ResponseCache, default_cache_path
+    from cradle.pipelines.cache import ResponseCache, default_cache_path
 
-        response_cache = ResponseCache(cache or default_cache_path())
-    options = RunOptions(concurrency=concurrency, rate_limit=rate_limit, progress=progress)
+    use_cache = isinstance(detector, LLMDetector) and not no_cache
+    options = RunOptions(concurrency=concurrency, rate_limit=rate_limit, progress=progress and not ray)
+    if ray:
+        from functools import partial
+
+        from cradle.pipelines.sharded import run_sharded
+
+        try:
+            summary = run_sharded(
+                list(dataset_items(dataset)),
+                partial(_make_detector, spec, dataset.kind, detector_options),
+                out,
+                dataset=DatasetInfo.of(dataset),
+                cache_path=(cache or default_cache_path()) if use_cache else None,
+                options=options,
+                shards=shards,
+            )
+        except FatalProviderError as exc:
+            raise EvaluationError(f"{exc}. Predictions made so far are kept in {out}.") from None
+        return dataset, summary
+    response_cache = ResponseCache(cache or default_cache_path()) if use_cache else None
     try:
         summary = run_items(
             dataset_items(dataset),
@@ -168,6 +200,11 @@ def predict_dataset(
         if response_cache is not None:
             response_cache.close()
     return dataset, summary
+
+
+def _make_detector(spec: str, kind: str, options: dict[str, Any]) -> Any:
+    """Build the detector of a run in a Ray worker (picklable through :func:`functools.partial`)."""
+    return detector_for_dataset(build_detector(spec, **options), kind)
 
 
 #: File name of the scores inside a run directory.

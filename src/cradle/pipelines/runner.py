@@ -42,7 +42,16 @@ from cradle.pipelines.limits import AdaptiveConcurrency, LimitedGate, rate_limit
 from cradle.pipelines.pricing import estimate_cost
 from cradle.pipelines.rundir import RunDirectory
 
-__all__ = ["RunnerError", "RunOptions", "DatasetInfo", "RunSummary", "run_items", "arun_items"]
+__all__ = [
+    "RunnerError",
+    "RunOptions",
+    "DatasetInfo",
+    "RunSummary",
+    "run_items",
+    "arun_items",
+    "run_settings",
+    "transport_settings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +238,37 @@ def _check_detector(detector: Any, kind: ItemKind) -> None:
         )
 
 
+def run_settings(detector: Any, kind: ItemKind, dataset: DatasetInfo | None) -> dict[str, Any]:
+    """What a run's predictions depend on (recorded in the manifest and compared on resume).
+
+    Parameters
+    ----------
+    detector : object
+        The detector of the run.
+    kind : {"post", "turn"}
+        What the run labels.
+    dataset : DatasetInfo or None
+    """
+    return {
+        "kind": kind,
+        "detector": _describe(detector, kind),
+        "dataset": asdict(dataset) if dataset is not None else None,
+    }
+
+
+def transport_settings(detector: Any, options: RunOptions) -> dict[str, Any]:
+    """How a session fetches its predictions (recorded per session, never compared)."""
+    transport: dict[str, Any] = {
+        "concurrency": options.concurrency,
+        "adaptive": options.adaptive,
+        "rate_limit": options.rate_limit,
+        "batch_size": options.batch_size,
+    }
+    if isinstance(detector, LLMDetector):
+        transport.update(detector.transport())
+    return transport
+
+
 async def arun_items(
     items: Iterable[WorkItem],
     detector: Any,
@@ -283,20 +323,13 @@ async def arun_items(
     schema: Literal["post", "dialogue"] = "post" if kind == "post" else "dialogue"
     _check_detector(detector, kind)
     is_api = isinstance(detector, LLMDetector)
-    settings = {
-        "kind": kind,
-        "detector": _describe(detector, kind),
-        "dataset": asdict(dataset) if dataset is not None else None,
-    }
-    transport: dict[str, Any] = {
-        "concurrency": opts.concurrency,
-        "adaptive": opts.adaptive,
-        "rate_limit": opts.rate_limit,
-        "batch_size": opts.batch_size,
-    }
-    if is_api:
-        transport.update(detector.transport())
-    rundir = RunDirectory.open(out_dir, settings, schema=schema, transport=transport, retry_errors=opts.retry_errors)
+    rundir = RunDirectory.open(
+        out_dir,
+        run_settings(detector, kind, dataset),
+        schema=schema,
+        transport=transport_settings(detector, opts),
+        retry_errors=opts.retry_errors,
+    )
 
     summary = RunSummary(path=rundir.path)
     counts: Counter[str] = Counter()

@@ -52,6 +52,14 @@ ApiKeyEnvOpt = Annotated[
 ]
 DataDirOpt = Annotated[Optional[Path], typer.Option(help="Local folder laid out like the hub repos.", envvar="CRADLE_DATA_DIR")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no run summary.")]
+RayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ray",
+        help="Shard the items over Ray workers (local Ray, or the cluster at RAY_ADDRESS); pip install 'cradle-risk[ray]'.",
+    ),
+]
+ShardsOpt = Annotated[Optional[int], typer.Option(help="With --ray: number of shards (default: the CPUs Ray reports).", min=1)]
 
 
 def _tokens(usage: dict[str, int]) -> str:
@@ -131,6 +139,8 @@ def register(app: typer.Typer) -> None:
         api_key_env: ApiKeyEnvOpt = None,
         data_dir: DataDirOpt = None,
         quiet: QuietOpt = False,
+        ray: RayOpt = False,
+        shards: ShardsOpt = None,
     ) -> None:
         """Label DATA with the --model detector into OUT/predictions.jsonl, OUT being the --out run directory (resumable)."""
         _, summary = run_predict(
@@ -151,6 +161,8 @@ def register(app: typer.Typer) -> None:
             api_key_env=api_key_env,
             timeout=timeout,
             max_attempts=max_attempts,
+            ray=ray,
+            shards=shards,
         )
         if not quiet:
             show_run_summary(summary)
