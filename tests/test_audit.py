@@ -12,7 +12,7 @@ from cradle.data import DataError, Prediction, Status, write_predictions
 from cradle.interfaces.cli.app import app
 from cradle.interfaces.report import write_report
 from cradle.metrics.audit import error_classes, rule_violations
-from cradle.pipelines.audit import audit_run
+from cradle.pipelines.runs.audit import audit_run
 
 SI_A_ON, SI_A_PAST = "suicideideation_active_ongoing", "suicideideation_active_past"
 SI_P_ON, SI_P_PAST = "suicideideation_passive_ongoing", "suicideideation_passive_past"

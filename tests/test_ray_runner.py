@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from cradle.data import Prediction, read_predictions  # noqa: E402
 from cradle.interfaces.cli.app import app  # noqa: E402
-from cradle.pipelines.items import WorkItem  # noqa: E402
-from cradle.pipelines.runner import RunOptions, run_items  # noqa: E402
-from cradle.pipelines.sharded import SHARDS_DIR, run_sharded  # noqa: E402
+from cradle.pipelines.runs.items import WorkItem  # noqa: E402
+from cradle.pipelines.runs.runner import RunOptions, run_items  # noqa: E402
+from cradle.pipelines.runs.sharded import SHARDS_DIR, run_sharded  # noqa: E402
 from fake_providers import FakeProviderServer  # noqa: E402
 
 pytestmark = pytest.mark.slow

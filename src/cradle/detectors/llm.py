@@ -48,7 +48,7 @@ class OptionError(ValueError):
 
 
 class ReplyCache(Protocol):
-    """Where replies are kept between runs (see :class:`cradle.pipelines.cache.ResponseCache`).
+    """Where replies are kept between runs (see :class:`cradle.pipelines.runs.cache.ResponseCache`).
 
     ``identity`` is everything that shapes a reply; ``reply`` is a
     :meth:`ChatReply.to_record` dict.

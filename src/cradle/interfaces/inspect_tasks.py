@@ -10,7 +10,7 @@ Prompts, output parsing and metrics are cradle's own: the messages are those of
 :class:`cradle.prompts.PromptSet` (published protocol: guidelines, rules, label list, five
 few-shot examples; temperature 0, top-p 1, 1,024 new tokens), each reply is judged by
 :func:`cradle.detectors.outputs.prediction_from_reply` (a ``content_filter`` stop counts as
-``blocked``), and the metrics call :func:`cradle.pipelines.scoring.score_posts` /
+``blocked``), and the metrics call :func:`cradle.pipelines.runs.scoring.score_posts` /
 :func:`cradle.metrics.dialogue.score_dialogues` over all samples, so an inspect log reports the
 numbers ``cradle score`` prints for the same predictions (:func:`predictions_from_log` writes
 them out for it).
@@ -136,7 +136,7 @@ def _post_sample(post: Post, prompts: PromptSet) -> Sample:
 
 
 def _post_scores(scores: list[SampleScore]) -> dict[str, Any]:
-    from cradle.pipelines.scoring import score_posts
+    from cradle.pipelines.runs.scoring import score_posts
 
     posts, preds = [], []
     for s in scores:

@@ -38,7 +38,7 @@ from cradle.data import DataError, Dataset, Post, Prediction, Status, load_datas
 from cradle.data.datasets import DATASET_FILES
 from cradle.labels import DIALOGUE_LABELS, POST_LABELS, CrisisType, TimeFrame, post_label
 from cradle.metrics.audit import DESCRIPTIONS, ERROR_CLASSES, RULE_VIOLATIONS
-from cradle.pipelines.audit import audit_predictions
+from cradle.pipelines.runs.audit import audit_predictions
 
 __all__ = ["RunReport", "load_run", "frame_confusions", "render_report", "write_report"]
 
@@ -202,7 +202,7 @@ def _load_gold(
 
 
 def _score_missing(runs: Sequence[RunReport], gold: Mapping[str, Dataset]) -> None:
-    from cradle.pipelines.scoring import json_safe
+    from cradle.pipelines.runs.scoring import json_safe
 
     for run in runs:
         dataset = gold.get(run.kind)
@@ -210,7 +210,7 @@ def _score_missing(runs: Sequence[RunReport], gold: Mapping[str, Dataset]) -> No
             continue
         try:
             if run.kind == "posts":
-                from cradle.pipelines.scoring import score_posts
+                from cradle.pipelines.runs.scoring import score_posts
 
                 run.scores = json_safe(score_posts(dataset.posts, run.predictions, bootstrap=1000))  # type: ignore[union-attr]
             else:

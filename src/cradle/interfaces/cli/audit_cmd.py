@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Count RUN's predictions that break the clinical rules and, with --gold, the known error classes."""
-        from cradle.pipelines.audit import audit_run
+        from cradle.pipelines.runs.audit import audit_run
 
         result = audit_run(run, gold, data_dir=data_dir)
         if json_out:

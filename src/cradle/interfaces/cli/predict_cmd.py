@@ -18,7 +18,7 @@ from cradle.interfaces.cli._common import cli_errors, err_console
 
 if TYPE_CHECKING:
     from cradle.data.datasets import Dataset
-    from cradle.pipelines.runner import RunSummary
+    from cradle.pipelines.runs.runner import RunSummary
 
 __all__ = ["run_predict", "show_run_summary", "register"]
 
@@ -102,9 +102,9 @@ def show_run_summary(summary: RunSummary) -> None:
 
 
 def run_predict(data: str, model: str, out: Path, *, quiet: bool, **options: Any) -> tuple[Dataset, RunSummary]:
-    """Run :func:`cradle.pipelines.evaluate.predict_dataset` for a command: progress bar on a
+    """Run :func:`cradle.pipelines.runs.evaluate.predict_dataset` for a command: progress bar on a
     terminal, and Ctrl-C ends with exit code 130 and a word on how to resume."""
-    from cradle.pipelines.evaluate import predict_dataset
+    from cradle.pipelines.runs.evaluate import predict_dataset
 
     try:
         return predict_dataset(data, model, out, progress=not quiet and err_console.is_terminal, console=err_console, **options)

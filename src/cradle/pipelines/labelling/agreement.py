@@ -25,7 +25,7 @@ from cradle.data._text import first_json_object
 from cradle.data.alignment import check_ids
 from cradle.labels import DIALOGUE_LABELS, POST_LABELS
 from cradle.metrics import annotator_agreement
-from cradle.pipelines.rundir import PREDICTIONS_NAME
+from cradle.pipelines.runs.rundir import PREDICTIONS_NAME
 
 __all__ = ["Annotations", "read_annotations", "compare_annotators"]
 

@@ -1,6 +1,6 @@
 """Training sets from the votes of several runs, and their distribution tables (section 4.3).
 
-The runs label an unlabelled corpus; :func:`~cradle.pipelines.ensemble.ensemble_runs` votes over
+The runs label an unlabelled corpus; :func:`~cradle.pipelines.labelling.ensemble.ensemble_runs` votes over
 whole label sets (non-ok predictions cast no vote). Two subsets are kept:
 
 - ``consensus``: the items whose winning set has at least ``min_agree`` votes (default 2, the
@@ -31,7 +31,7 @@ from typing import Any, Literal
 from cradle.data import DataError, Post, read_posts, resolve_dataset_path, write_posts_csv
 from cradle.data.alignment import check_ids
 from cradle.labels import POST_LABELS, PostLabel
-from cradle.pipelines.ensemble import EnsembleResult, Run, ensemble_runs, percentages, run_schema
+from cradle.pipelines.labelling.ensemble import EnsembleResult, Run, ensemble_runs, percentages, run_schema
 
 __all__ = ["Subset", "SUBSETS", "TrainingSet", "read_texts", "build_training_set", "label_distribution", "write_training_set"]
 

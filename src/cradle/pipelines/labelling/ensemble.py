@@ -48,7 +48,7 @@ from typing import Any, Literal
 from cradle import __version__
 from cradle.data import DataError, Prediction, RowIssue, Status, file_fingerprint, read_predictions, write_predictions
 from cradle.data.alignment import compare_ids, id_issues
-from cradle.pipelines.rundir import MANIFEST_NAME, PREDICTIONS_NAME
+from cradle.pipelines.runs.rundir import MANIFEST_NAME, PREDICTIONS_NAME
 
 __all__ = [
     "AGREEMENT_CATEGORIES",

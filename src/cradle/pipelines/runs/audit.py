@@ -3,7 +3,7 @@
 What ``cradle audit RUN [--gold DATA]`` and the audit section of ``cradle report`` compute; the
 counting itself lives in :mod:`cradle.metrics.audit`::
 
-    from cradle.pipelines.audit import audit_run
+    from cradle.pipelines.runs.audit import audit_run
     result = audit_run("runs/gpt5", gold="cradle-bench:test")
     result["violations"]["any"], result["errors"]["childabuse_without_gold"]
 """
@@ -52,7 +52,7 @@ def audit_predictions(predictions: Sequence[Prediction], gold: Sequence[Post] | 
     >>> r["n"], r["violations"]["no_crisis_with_crisis"], r["errors"]
     (2, 1, None)
     """
-    from cradle.pipelines.scoring import align_predictions
+    from cradle.pipelines.runs.scoring import align_predictions
 
     def labels(p: Prediction) -> tuple[str, ...]:
         return tuple(p.labels) if p.ok else ()
@@ -98,7 +98,7 @@ def audit_run(run: str | Path, gold: str | Dataset | None = None, *, data_dir: P
         For a run of dialogue labels, a dialogue gold set, or ids that do not match.
     """
     from cradle.data import load_dataset
-    from cradle.pipelines.ensemble import read_run
+    from cradle.pipelines.labelling.ensemble import read_run
 
     r = read_run(run)
     preds = list(r.predictions.values())

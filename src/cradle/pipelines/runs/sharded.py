@@ -3,8 +3,8 @@
 The run directory ``RUN`` is the same one a single-process run writes (same settings in
 ``manifest.json``, same ``predictions.jsonl``), so a sharded run and a plain run can resume each
 other. Work goes through shard run directories ``RUN/shards/NNN``, each an ordinary run
-directory (:mod:`cradle.pipelines.rundir`) with the run's settings, written by one Ray task
-through :func:`~cradle.pipelines.runner.run_items` with the shared response cache:
+directory (:mod:`cradle.pipelines.runs.rundir`) with the run's settings, written by one Ray task
+through :func:`~cradle.pipelines.runs.runner.run_items` with the shared response cache:
 
 1. the driver opens ``RUN`` and first takes in what any shard directory already holds (left by
    a killed driver), then removes those shard directories;
@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cradle.data import Prediction, Status, read_predictions
-from cradle.pipelines.items import WorkItem
-from cradle.pipelines.rundir import MANIFEST_NAME, PREDICTIONS_NAME, RunDirectory, settings_differences
-from cradle.pipelines.runner import (
+from cradle.pipelines.runs.items import WorkItem
+from cradle.pipelines.runs.rundir import MANIFEST_NAME, PREDICTIONS_NAME, RunDirectory, settings_differences
+from cradle.pipelines.runs.runner import (
     DatasetInfo,
     RunnerError,
     RunOptions,
@@ -119,8 +119,8 @@ def _run_shard(
     options: RunOptions,
 ) -> dict[str, Any]:
     """One Ray task: an ordinary (resumable) run of ``items`` into ``shard_dir``."""
-    from cradle.pipelines.cache import ResponseCache
-    from cradle.pipelines.runner import run_items
+    from cradle.pipelines.runs.cache import ResponseCache
+    from cradle.pipelines.runs.runner import run_items
 
     cache = ResponseCache(cache_path) if cache_path else None
     try:
@@ -156,7 +156,7 @@ def run_sharded(
     out_dir : path
         The run directory (the same as a single-process run of these items would use).
     dataset : DatasetInfo, optional
-        Recorded and compared on resume, as for :func:`~cradle.pipelines.runner.run_items`.
+        Recorded and compared on resume, as for :func:`~cradle.pipelines.runs.runner.run_items`.
     cache_path : path, optional
         The response cache file every task opens (SQLite; on a cluster, a shared path).
     options : RunOptions, optional
@@ -274,7 +274,7 @@ def run_sharded(
                 for k, v in (p.usage or {}).items():
                     summary.usage[k] = summary.usage.get(k, 0) + int(v)
         if hasattr(detector, "engine") and hasattr(detector, "model"):
-            from cradle.pipelines.pricing import estimate_cost
+            from cradle.pipelines.runs.pricing import estimate_cost
 
             summary.cost_usd = estimate_cost(detector.engine, detector.model, summary.usage)
             summary.cost_session_usd = estimate_cost(detector.engine, detector.model, summary.usage_session)

@@ -2,12 +2,12 @@
 
 What ``cradle predict``, ``cradle evaluate`` and ``cradle demo`` do, as a Python API::
 
-    from cradle.pipelines.evaluate import evaluate
+    from cradle.pipelines.runs.evaluate import evaluate
     dataset, summary, scores = evaluate("synthetic:posts-test", "local:default", "runs/local")
     scores["all_samples"]["micro_f1"]
 
 A run directory holds ``manifest.json``, ``predictions.jsonl`` (resumable, see
-:mod:`cradle.pipelines.runner`) and, once scored, ``scores.json``.
+:mod:`cradle.pipelines.runs.runner`) and, once scored, ``scores.json``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cradle.data.datasets import Dataset
-    from cradle.pipelines.runner import RunSummary
+    from cradle.pipelines.runs.runner import RunSummary
 
 __all__ = [
     "API_ENGINES",
@@ -134,7 +134,7 @@ def predict_dataset(
     console : rich.console.Console, optional
         Where the progress bar goes.
     ray : bool, default=False
-        Shard the items over Ray workers (:func:`cradle.pipelines.sharded.run_sharded`; local
+        Shard the items over Ray workers (:func:`cradle.pipelines.runs.sharded.run_sharded`; local
         Ray, or the cluster at ``RAY_ADDRESS``); same run directory, same predictions.
     shards : int, optional
         With ``ray``: number of shards (default: the CPUs Ray reports).
@@ -153,21 +153,21 @@ def predict_dataset(
     from cradle.data import load_dataset
     from cradle.detectors.llm import LLMDetector
     from cradle.detectors.providers import FatalProviderError
-    from cradle.pipelines.items import dataset_items
-    from cradle.pipelines.runner import DatasetInfo, RunOptions, run_items
+    from cradle.pipelines.runs.items import dataset_items
+    from cradle.pipelines.runs.runner import DatasetInfo, RunOptions, run_items
 
     detector = build_detector(spec, **detector_options)
     dataset = load_dataset(data, data_dir)
     detector = detector_for_dataset(detector, dataset.kind)
     total = len(dataset) if dataset.kind == "posts" else dataset.n_user_turns  # type: ignore[union-attr]
-    from cradle.pipelines.cache import ResponseCache, default_cache_path
+    from cradle.pipelines.runs.cache import ResponseCache, default_cache_path
 
     use_cache = isinstance(detector, LLMDetector) and not no_cache
     options = RunOptions(concurrency=concurrency, rate_limit=rate_limit, progress=progress and not ray)
     if ray:
         from functools import partial
 
-        from cradle.pipelines.sharded import run_sharded
+        from cradle.pipelines.runs.sharded import run_sharded
 
         try:
             summary = run_sharded(
@@ -225,8 +225,8 @@ def score_run(dataset: Dataset, out: Path, *, bootstrap: int = 0, seed: int = 0)
         When predictions and gold items do not match one to one, or gold posts lack labels.
     """
     from cradle.data import read_predictions
-    from cradle.pipelines.rundir import PREDICTIONS_NAME
-    from cradle.pipelines.scoring import json_safe
+    from cradle.pipelines.runs.rundir import PREDICTIONS_NAME
+    from cradle.pipelines.runs.scoring import json_safe
 
     pred_path = out / PREDICTIONS_NAME
     if dataset.kind == "dialogues":
@@ -235,7 +235,7 @@ def score_run(dataset: Dataset, out: Path, *, bootstrap: int = 0, seed: int = 0)
         preds = read_predictions(pred_path, "dialogue")
         result = score_dialogues(dataset.dialogues, preds, bootstrap=bootstrap, seed=seed)
     else:
-        from cradle.pipelines.scoring import score_posts
+        from cradle.pipelines.runs.scoring import score_posts
 
         preds = read_predictions(pred_path, "post")
         result = score_posts(dataset.posts, preds, bootstrap=bootstrap, seed=seed)
