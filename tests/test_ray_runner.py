@@ -148,6 +148,14 @@ def test_shards_left_by_a_killed_driver_are_taken_in_first(local_ray, tmp_path):
     assert not (run / SHARDS_DIR).exists()
 
 
+def test_shards_without_ray_is_refused(tmp_path):
+    res = CliRunner().invoke(
+        app, ["predict", "synthetic:posts-test", "--model", "local:default", "--out", str(tmp_path / "r"), "--shards", "2"]
+    )
+    assert res.exit_code != 0 and "add --ray" in res.output
+    assert not (tmp_path / "r").exists()
+
+
 def test_ray_missing_is_a_clear_error(monkeypatch, tmp_path):
     import builtins
 

@@ -156,6 +156,8 @@ def predict_dataset(
     from cradle.pipelines.runs.items import dataset_items
     from cradle.pipelines.runs.runner import DatasetInfo, RunOptions, run_items
 
+    if shards is not None and not ray:
+        raise EvaluationError("--shards applies to sharded runs only: add --ray")
     detector = build_detector(spec, **detector_options)
     dataset = load_dataset(data, data_dir)
     detector = detector_for_dataset(detector, dataset.kind)
