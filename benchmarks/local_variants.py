@@ -28,8 +28,14 @@ from cradle.detectors.local.detector import decide_labels
 from cradle.detectors.local.features import cue_features
 from cradle.detectors.local.model import _sigmoid, combine_heads
 from cradle.labels import POST_LABELS
-from cradle.pipelines.scoring import score_posts
-from cradle.pipelines.train_local import TrainSettings, fbeta_threshold, fit_linear_heads, label_matrix, train_local_model
+from cradle.pipelines.runs.scoring import score_posts
+from cradle.pipelines.training.train_local import (
+    TrainSettings,
+    fbeta_threshold,
+    fit_linear_heads,
+    label_matrix,
+    train_local_model,
+)
 
 LABELS = [x.value for x in POST_LABELS]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from cradle.data import load_dataset
 from cradle.detectors.local import EncoderDetector, LocalDetector
 from cradle.labels import POST_LABELS
-from cradle.pipelines.scoring import score_posts
+from cradle.pipelines.runs.scoring import score_posts
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ROOT / "corpus" / "real" / "splits"

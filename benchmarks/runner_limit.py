@@ -7,7 +7,9 @@ Starts a loopback chat server (``tests/fake_providers.py``) that answers each re
         --out WORK/run --concurrency 16 --cache WORK/cache.sqlite
 
 With 600 posts, 200 ms and concurrency 16 the ideal is 600 x 0.2 / 16 = 7.5 s; the target is a
-ratio (wall / ideal) of at most 1.15, measured on the whole process (start-up included). Then:
+ratio (wall / ideal) of at most 1.10, measured on the whole process (start-up included), against
+the project's fake server (``--server fake``) and an independent stdlib threaded server
+(``--server threaded``: HTTP/1.0, a new connection per request, backlog 5). Then:
 
 - the same command again: the target is 0 server calls in under 2 s;
 - ``--kill-at 0.5``: a fresh run killed with SIGKILL at about half way, then rerun; the rerun
@@ -19,6 +21,7 @@ ratio (wall / ideal) of at most 1.15, measured on the whole process (start-up in
 Usage::
 
     python benchmarks/runner_limit.py                    # limit + rerun
+    python benchmarks/runner_limit.py --server threaded  # the same against an independent server
     python benchmarks/runner_limit.py --kill-at 0.5      # + kill -9 and resume
     python benchmarks/runner_limit.py --faults 0.1       # + fault injection run
 """
@@ -39,7 +42,103 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fake_providers import FakeProviderServer  # noqa: E402
+from fake_providers import FakeProviderServer, marker_labels  # noqa: E402
+
+
+class ThreadedLoopbackServer:
+    """An independent chat server: ``http.server.ThreadingHTTPServer`` with the standard
+    library's defaults (HTTP/1.0, one connection per request, a listen backlog of 5, Nagle on),
+    answering ``/v1/chat/completions`` after ``delay`` seconds with the labels of the
+    ``[[labels:...]]`` marker. Nothing in it is tuned to cradle's client, unlike
+    ``tests/fake_providers.py``.
+    """
+
+    def __init__(self, delay: float, *, http11: bool = False) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            if http11:
+                protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def do_POST(self) -> None:  # noqa: N802
+                arrived = time.monotonic()
+                last = getattr(self, "_done", None)
+                if last is not None:  # the client's turnaround on this connection
+                    with owner._lock:
+                        owner.gaps.append(arrived - last)
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+                time.sleep(owner.delay)
+                with owner._lock:
+                    owner.calls += 1
+                text = json.dumps({"labels": marker_labels(body["messages"][-1]["content"])})
+                out = json.dumps(
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body["model"],
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+                self._done = time.monotonic()
+
+        self.delay = delay
+        self.gaps: list[float] = []
+        self.calls = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ThreadedLoopbackServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def openai_base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.calls = 0
+            self.gaps = []
+
+    def turnaround(self) -> str:
+        """Median and 90th percentile of the time between an answer and the next request on a
+        kept-alive connection (the client's own time per item)."""
+        g = sorted(self.gaps)
+        if not g:
+            return "no kept-alive connection"
+        return f"client turnaround per item: median {g[len(g) // 2] * 1000:.1f} ms, p90 {g[int(len(g) * 0.9)] * 1000:.1f} ms over {len(g)}"
+
+
+def listen_counters() -> tuple[int, int]:
+    """Linux ``ListenOverflows`` and ``ListenDrops`` (handshakes a full accept queue dropped)."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().split("\n")
+    except OSError:
+        return 0, 0
+    for head, vals in zip(lines[::2], lines[1::2]):
+        if head.startswith("TcpExt:"):
+            d = dict(zip(head.split()[1:], (int(v) for v in vals.split()[1:])))
+            return d.get("ListenOverflows", 0), d.get("ListenDrops", 0)
+    return 0, 0
 
 _LABELS = [
     "no_crisis",
@@ -48,6 +147,8 @@ _LABELS = [
     "suicideideation_passive_ongoing",
     "domesticviolence_past,sexualharassment_ongoing",
 ]
+#: Target: the whole process within this factor of the ideal time.
+LIMIT = 1.10
 _FAULTS = ("rate_limit", "server_error", "unavailable", "hang", "bad_body", "malformed", "prose", "filter", "refusal")
 
 
@@ -108,6 +209,12 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=None, help="work folder (default: a new temporary one)")
     ap.add_argument("--kill-at", type=float, default=None, help="also kill -9 a run at this fraction and resume it")
     ap.add_argument("--faults", type=float, default=None, help="also run with this fraction of calls per fault kind")
+    ap.add_argument(
+        "--server",
+        choices=("fake", "threaded", "threaded-http11"),
+        default="fake",
+        help="fake: tests/fake_providers.py; threaded: an independent stdlib ThreadingHTTPServer (HTTP/1.0); threaded-http11: the same with keep-alive",
+    )
     args = ap.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="cradle-bench-"))
@@ -118,21 +225,34 @@ def main() -> int:
     ok = True
     print(f"work folder: {work}")
 
-    with FakeProviderServer(delay=args.delay) as srv:
+    if args.server == "fake":
+        server = FakeProviderServer(delay=args.delay)
+    else:
+        server = ThreadedLoopbackServer(args.delay, http11=args.server == "threaded-http11")
+    print(f"server: {args.server}; load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    with server as srv:
         run, cache = work / "run", work / "cache.sqlite"
         cmd = command(data, srv.openai_base, run, cache, args.concurrency, [])
         print("command:", " ".join(cmd[1:]))
         ideal = args.n * args.delay / args.concurrency
 
         srv.reset_counts()
+        overflows = listen_counters()
         wall, _ = run_cli(cmd)
+        overflows = tuple(b - a for a, b in zip(overflows, listen_counters()))
         ratio = wall / ideal
         lines, unique, statuses = count_predictions(run / "predictions.jsonl")
-        verdict = "PASS" if ratio <= 1.15 or srv.calls == 0 else "FAIL"
+        verdict = "PASS" if ratio <= LIMIT or srv.calls == 0 else "FAIL"
         ok &= verdict == "PASS"
         print(
             f"run 1: {unique} predictions, {srv.calls} server calls, wall {wall:.2f} s (runner {session_wall(run):.2f} s), "
-            f"ideal {ideal:.2f} s, ratio {ratio:.3f} (limit 1.15): {verdict}"
+            f"ideal {ideal:.2f} s, ratio {ratio:.3f} (limit {LIMIT}): {verdict}"
+        )
+        rounds = -(-args.n // args.concurrency) * args.delay
+        print(
+            f"  ({-(-args.n // args.concurrency)} rounds of {args.concurrency}: {rounds:.2f} s at best; "
+            f"handshakes dropped by a full accept queue: {overflows[0]}; "
+            f"{srv.turnaround() if hasattr(srv, 'turnaround') else 'fake server'})"
         )
 
         srv.reset_counts()

@@ -6,7 +6,7 @@ only shards that every annotator finished are used. Then, with the package's own
 1. one run per annotator (``runs/<annotator>/predictions.jsonl``, the standard predictions
    format), so that ``cradle ensemble runs/a runs/b runs/c`` and ``cradle trainset ...``
    reproduce the vote from the command line;
-2. the whole-label-set majority vote (:func:`cradle.pipelines.trainset.build_training_set`):
+2. the whole-label-set majority vote (:func:`cradle.pipelines.labelling.trainset.build_training_set`):
    the consensus subset (>= 2 of 3 agree) and the unanimous subset; full disagreement dropped;
 3. agreement between every pair of annotators (sample Jaccard, exact agreement, Cohen's kappa
    and Gwet's AC1 per label) with :func:`cradle.metrics.agreement.annotator_agreement`;
@@ -31,8 +31,8 @@ from pathlib import Path
 from cradle.data import Post, Prediction, write_posts_csv, write_predictions
 from cradle.labels import POST_LABELS
 from cradle.metrics.agreement import annotator_agreement
-from cradle.pipelines.ensemble import Run
-from cradle.pipelines.trainset import build_training_set, label_distribution
+from cradle.pipelines.labelling.ensemble import Run
+from cradle.pipelines.labelling.trainset import build_training_set, label_distribution
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261203

@@ -11,8 +11,8 @@ PIP=("$VENV/bin/python" -m pip -q --disable-pip-version-check)
 "${PIP[@]}" install --upgrade pip 2>&1 | grep -v "is ignored" || true
 # The CPU build of torch first (the fine-tuning smoke test needs it), so that nothing pulls a CUDA build.
 "${PIP[@]}" install "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
-"${PIP[@]}" install -e ".[test,parquet,finetune]" 2>&1 | grep -v "is ignored" || true
-"$VENV/bin/python" -c "import cradle, torch, transformers, peft, pyarrow, playwright" \
+"${PIP[@]}" install -e ".[test,parquet,finetune,inspect,ray]" 2>&1 | grep -v "is ignored" || true
+"$VENV/bin/python" -c "import cradle, torch, transformers, peft, pyarrow, playwright, inspect_ai, ray" \
   || { echo "test dependencies failed to install" >&2; exit 1; }
 # Browser tests drive Debian's chromium through Playwright (no browser download).
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

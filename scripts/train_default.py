@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from cradle.data import load_dataset
-from cradle.pipelines.train_local import TrainSettings, train_local_model
+from cradle.pipelines.training.train_local import TrainSettings, train_local_model
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "cradle" / "resources" / "models" / "fast"

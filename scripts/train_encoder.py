@@ -25,8 +25,8 @@ from pathlib import Path
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cradle.data import load_dataset
-from cradle.pipelines.scoring import score_posts
-from cradle.pipelines.train_encoder import EncoderTrainSettings, train_encoder_model
+from cradle.pipelines.runs.scoring import score_posts
+from cradle.pipelines.training.train_encoder import EncoderTrainSettings, train_encoder_model
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "corpus" / "real" / "splits"

@@ -117,7 +117,7 @@ def test_human_output_is_a_table(files):
 def test_repeated_prediction_ids_are_an_error():
     from cradle.data import DataError, Post, Prediction
     from cradle.labels import PostLabel
-    from cradle.pipelines.scoring import score_posts
+    from cradle.pipelines.runs.scoring import score_posts
 
     posts = [Post("a", "x", (PostLabel.NO_CRISIS,))]
     preds = [Prediction(labels=("no_crisis",), id="a"), Prediction(labels=("rape_past",), id="a")]

@@ -66,7 +66,7 @@ def tiny_bert(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from cradle.pipelines.train_encoder import EncoderTrainSettings, train_encoder_model
+    from cradle.pipelines.training.train_encoder import EncoderTrainSettings, train_encoder_model
 
     root = tmp_path_factory.mktemp("enc")
     base = tiny_bert(root / "base")

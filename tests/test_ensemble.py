@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from cradle.data import Prediction, Status, read_predictions
 from cradle.interfaces.cli.app import app
-from cradle.pipelines.ensemble import Run, ensemble_runs, percentages, read_run
+from cradle.pipelines.labelling.ensemble import Run, ensemble_runs, percentages, read_run
 
 SI = "suicideideation_passive_ongoing"
 SH = "selfharm_ongoing"

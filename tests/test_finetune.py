@@ -18,14 +18,14 @@ from typer.testing import CliRunner
 from cradle.data import Dialogue, Post, Turn, write_dialogues_nested, write_posts_jsonl
 from cradle.interfaces.cli.app import app
 from cradle.labels import DialogueLabel, PostLabel
-from cradle.pipelines.finetune import (
+from cradle.pipelines.training.finetune import (
     FinetuneError,
     FinetuneSettings,
     default_learning_rate,
     gradient_accumulation_steps,
     split_dev,
 )
-from cradle.pipelines.sft_export import post_example
+from cradle.pipelines.training.sft_export import post_example
 from cradle.prompts import SYSTEM_PROMPT_OPEN, TRAINING_TEMPLATE, parse_reply
 
 POSTS = [
@@ -121,7 +121,7 @@ def test_finetune_rejects_bad_settings_before_loading(tmp_path):
 def test_missing_packages_are_named(monkeypatch, tmp_path):
     import sys
 
-    from cradle.pipelines.finetune import require_finetune_packages
+    from cradle.pipelines.training.finetune import require_finetune_packages
 
     monkeypatch.setitem(sys.modules, "peft", None)
     with pytest.raises(FinetuneError, match=r"needs peft, which is not installed: pip install 'cradle-risk\[finetune\]'"):
@@ -192,7 +192,7 @@ def train_file(tmp_path_factory) -> Path:
 def test_loss_is_masked_to_the_answer(tiny_base):
     from transformers import AutoTokenizer
 
-    from cradle.pipelines.finetune import tokenize_chat
+    from cradle.pipelines.training.finetune import tokenize_chat
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_base)
     ex = post_example(POSTS[2])

@@ -339,7 +339,7 @@ def test_async_twin_and_sync_call_inside_a_running_loop(server):
 
 
 def test_detector_cache_skips_calls_but_never_stores_blocked_answers(server, tmp_path):
-    from cradle.pipelines.cache import ResponseCache
+    from cradle.pipelines.runs.cache import ResponseCache
 
     with ResponseCache(tmp_path / "c.sqlite") as cache:
         det = make("openai", server, cache=cache)

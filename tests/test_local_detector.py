@@ -15,7 +15,7 @@ from cradle.detectors import SpecError, load_detector
 from cradle.detectors.local import MAX_CHARS, LocalDetector, LocalModel
 from cradle.detectors.local.features import TfidfBlock, char_wb_ngrams, word_ngrams
 from cradle.labels import PostLabel, is_consistent
-from cradle.pipelines.train_local import TrainSettings, fbeta_threshold, train_local_model
+from cradle.pipelines.training.train_local import TrainSettings, fbeta_threshold, train_local_model
 
 TEXT = st.text(alphabet=st.characters(min_codepoint=9, max_codepoint=0x2FF), max_size=80)
 

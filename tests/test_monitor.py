@@ -230,7 +230,7 @@ def _answer(user_text: str) -> list[str]:
 
 @pytest.fixture
 def fake_llm(tmp_path):
-    from cradle.pipelines.cache import ResponseCache
+    from cradle.pipelines.runs.cache import ResponseCache
 
     with FakeProviderServer(answer=_answer) as server:
         cache = ResponseCache(tmp_path / "cache.sqlite")

@@ -16,7 +16,7 @@ from cradle.interfaces.cli.app import app as cli_app
 from cradle.interfaces.report import frame_confusions, load_run, write_report
 from cradle.labels import PostLabel
 from cradle.metrics.dialogue import score_dialogues
-from cradle.pipelines.scoring import json_safe, score_posts
+from cradle.pipelines.runs.scoring import json_safe, score_posts
 
 GOLD = {
     "p1": ["selfharm_ongoing"],

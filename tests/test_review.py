@@ -96,7 +96,7 @@ def test_queue_holds_the_disagreements(setup):
 
 
 def test_queue_from_an_ensemble_run(setup):
-    from cradle.pipelines.ensemble import ensemble_runs, read_runs, write_ensemble
+    from cradle.pipelines.labelling.ensemble import ensemble_runs, read_runs, write_ensemble
 
     _, runs, posts, root = setup
     result = ensemble_runs(read_runs(runs))

@@ -18,11 +18,11 @@ from cradle.data import Dialogue, Post, Prediction, Turn, read_predictions, writ
 from cradle.detectors import load_detector  # noqa: E402
 from cradle.detectors.calls import Outcome  # noqa: E402
 from cradle.labels import PostLabel, parse_post_labels  # noqa: E402
-from cradle.pipelines.cache import ResponseCache  # noqa: E402
-from cradle.pipelines.items import WorkItem, post_items, turn_items  # noqa: E402
-from cradle.pipelines.limits import AdaptiveConcurrency, RateLimiter  # noqa: E402
-from cradle.pipelines.rundir import RunDirectoryError, RunMismatchError  # noqa: E402
-from cradle.pipelines.runner import DatasetInfo, RunnerError, RunOptions, run_items  # noqa: E402
+from cradle.pipelines.runs.cache import ResponseCache  # noqa: E402
+from cradle.pipelines.runs.items import WorkItem, post_items, turn_items  # noqa: E402
+from cradle.pipelines.runs.limits import AdaptiveConcurrency, RateLimiter  # noqa: E402
+from cradle.pipelines.runs.rundir import RunDirectoryError, RunMismatchError  # noqa: E402
+from cradle.pipelines.runs.runner import DatasetInfo, RunnerError, RunOptions, run_items  # noqa: E402
 from fake_providers import FakeProviderServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -396,7 +396,7 @@ def test_fatal_provider_error_stops_the_run_and_marks_it_failed(server, tmp_path
 
 
 def test_a_failure_to_record_stops_the_run_instead_of_losing_items(server, tmp_path, monkeypatch):
-    from cradle.pipelines.rundir import RunDirectory
+    from cradle.pipelines.runs.rundir import RunDirectory
 
     real_append = RunDirectory.append
     calls = {"n": 0}

@@ -16,7 +16,7 @@ from cradle.data import Post, read_dialogues
 from cradle.detectors import load_detector
 from cradle.interfaces.cli.app import app
 from cradle.labels import CRISIS_POST_LABELS, PostLabel, apply_clinical_rules
-from cradle.pipelines.synthesize import REVEALS, SynthesisError, plan_dialogue, synthesize_dialogues
+from cradle.pipelines.labelling.synthesize import REVEALS, SynthesisError, plan_dialogue, synthesize_dialogues
 from cradle.prompts.synthesis import ConversationFormatError, parse_conversation, render_synthesis_prompt
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -48,7 +48,7 @@ class OptionError(ValueError):
 
 
 class ReplyCache(Protocol):
-    """Where replies are kept between runs (see :class:`cradle.pipelines.cache.ResponseCache`).
+    """Where replies are kept between runs (see :class:`cradle.pipelines.runs.cache.ResponseCache`).
 
     ``identity`` is everything that shapes a reply; ``reply`` is a
     :meth:`ChatReply.to_record` dict.
@@ -237,11 +237,12 @@ class LLMDetector:
             # followed, so skip loading the CA bundle (~50 ms). The context still verifies:
             # with no trust roots, any TLS connection would be refused, not trusted.
             verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        from cradle.detectors.transport import async_transport
+
         return httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-            limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+            transport=async_transport(verify=verify, limits=httpx.Limits(max_connections=n, max_keepalive_connections=n)),
             follow_redirects=False,
-            verify=verify,
         )
 
     # -- one request -------------------------------------------------------------------------

@@ -37,6 +37,8 @@ from cradle import __version__
 from cradle.data import DataError, Dataset, Post, Prediction, Status, load_dataset, read_predictions
 from cradle.data.datasets import DATASET_FILES
 from cradle.labels import DIALOGUE_LABELS, POST_LABELS, CrisisType, TimeFrame, post_label
+from cradle.metrics.audit import DESCRIPTIONS, ERROR_CLASSES, RULE_VIOLATIONS
+from cradle.pipelines.runs.audit import audit_predictions
 
 __all__ = ["RunReport", "load_run", "frame_confusions", "render_report", "write_report"]
 
@@ -200,7 +202,7 @@ def _load_gold(
 
 
 def _score_missing(runs: Sequence[RunReport], gold: Mapping[str, Dataset]) -> None:
-    from cradle.pipelines.scoring import json_safe
+    from cradle.pipelines.runs.scoring import json_safe
 
     for run in runs:
         dataset = gold.get(run.kind)
@@ -208,7 +210,7 @@ def _score_missing(runs: Sequence[RunReport], gold: Mapping[str, Dataset]) -> No
             continue
         try:
             if run.kind == "posts":
-                from cradle.pipelines.scoring import score_posts
+                from cradle.pipelines.runs.scoring import score_posts
 
                 run.scores = json_safe(score_posts(dataset.posts, run.predictions, bootstrap=1000))  # type: ignore[union-attr]
             else:
@@ -580,9 +582,20 @@ def _post_sections(runs: Sequence[RunReport], gold: Dataset | None) -> dict[str,
                     "n_posts": c["n_posts"],
                 }
             )
+    audits = []
+    gold_posts = gold.posts if gold is not None and gold.kind == "posts" else None  # type: ignore[union-attr]
+    for r in [*ranked, *(r for r in runs if r not in ranked)]:
+        try:
+            audits.append({"run": r, **audit_predictions(r.predictions, gold_posts)})
+        except DataError as exc:  # ids that do not match the gold: audit the rules alone
+            r.notes.append(f"clinical-rule audit without gold error classes ({exc.issues[0].reason})")
+            audits.append({"run": r, **audit_predictions(r.predictions)})
     return {
         "leaderboard": leaderboard,
         "axis": _forest_axis(domain),
+        "audits": audits,
+        "audit_violations": [(k, DESCRIPTIONS[k]) for k in (*RULE_VIOLATIONS, "any")],
+        "audit_errors": [(k, DESCRIPTIONS[k]) for k in ERROR_CLASSES],
         "status_rows": status_rows,
         "per_label": per_label,
         "per_label_rows": [

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from cradle.labels.normalize import normalize_post_label
 from cradle.labels.schema import POST_LABELS, CrisisType, PostLabel, TimeFrame, post_label
 
-__all__ = ["RuleFiring", "ConsistencyResult", "apply_clinical_rules", "is_consistent"]
+__all__ = ["SEVERITY_PAIRS", "RuleFiring", "ConsistencyResult", "apply_clinical_rules", "is_consistent"]
 
-_SEVERITY_PAIRS = (
+#: (more severe, milder) crisis types: within one time frame the first subsumes the second.
+SEVERITY_PAIRS: tuple[tuple[CrisisType, CrisisType], ...] = (
     (CrisisType.SUICIDE_IDEATION_ACTIVE, CrisisType.SUICIDE_IDEATION_PASSIVE),
     (CrisisType.RAPE, CrisisType.SEXUAL_HARASSMENT),
 )
@@ -93,7 +94,7 @@ def apply_clinical_rules(labels: Iterable[PostLabel | str]) -> ConsistencyResult
     current = {normalize_post_label(x) if isinstance(x, str) else PostLabel(x) for x in labels}
     fired: list[RuleFiring] = []
 
-    for severe, mild in _SEVERITY_PAIRS:
+    for severe, mild in SEVERITY_PAIRS:
         for frame in TimeFrame:
             hi, lo = post_label(severe, frame), post_label(mild, frame)
             if hi in current and lo in current:

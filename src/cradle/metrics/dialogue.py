@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from cradle.data import DataError, Dialogue, Prediction, RowIssue
+from cradle.data.alignment import compare_ids, id_issues, repeated_ids
 from cradle.labels import DIALOGUE_LABELS, DialogueLabel, UnknownLabelError, normalize_dialogue_label
 from cradle.metrics._validation import ZeroDivision, label_matrix
 from cradle.metrics.bootstrap import bootstrap_ci, bootstrap_weights
@@ -215,43 +216,22 @@ def align_dialogue_predictions(dialogues: Sequence[Dialogue], predictions: Seque
         each issue counts the cases and shows a few ids.
     """
     issues: list[RowIssue] = []
-    seen: set[str] = set()
-    dupes: list[str] = []
-    for d in dialogues:
-        if d.id in seen:
-            dupes.append(d.id)
-        seen.add(d.id)
+    dupes = repeated_ids(d.id for d in dialogues)
     if dupes:
         issues.append(RowIssue("gold", 0, "id", f"{len(dupes)} duplicate dialogue id(s), e.g. {dupes[:5]}"))
-    by_id: dict[str, Prediction] = {}
-    unnamed = 0
-    repeated: list[str] = []
-    for p in predictions:
-        if p.id is None:
-            unnamed += 1
-        elif p.id in by_id:
-            repeated.append(p.id)
-        else:
-            by_id[p.id] = p
-    if repeated:
-        issues.append(RowIssue("predictions", 0, "id", f"{len(repeated)} repeated prediction id(s), e.g. {repeated[:5]}"))
-    if unnamed:
-        issues.append(RowIssue("predictions", 0, "id", f"{unnamed} prediction(s) carry no id"))
     item_ids = [d.item_id(t) for d in dialogues for t in d.user_turns]
-    known = set(item_ids)
-    missing = [i for i in item_ids if i not in by_id]
-    extra = [i for i in by_id if i not in known]
-    if missing:
-        issues.append(RowIssue("predictions", 0, "id", f"{len(missing)} user turn(s) have no prediction, e.g. {missing[:5]}"))
-    if extra:
-        issues.append(
-            RowIssue(
-                "predictions",
-                0,
-                "id",
-                f"{len(extra)} prediction(s) match no user turn (ids are DIALOGUE:TURN_ID of user turns), e.g. {extra[:5]}",
-            )
-        )
+    issues += id_issues(
+        compare_ids(item_ids, (p.id for p in predictions)),
+        "predictions",
+        repeated="{n} repeated prediction id(s), e.g. {ids}",
+        unnamed="{n} prediction(s) carry no id",
+        missing="{n} user turn(s) have no prediction, e.g. {ids}",
+        extra="{n} prediction(s) match no user turn (ids are DIALOGUE:TURN_ID of user turns), e.g. {ids}",
+    )
+    by_id: dict[str, Prediction] = {}
+    for p in predictions:
+        if p.id is not None:
+            by_id.setdefault(p.id, p)
     pred_rows: list[list[str]] = []
     flags: list[bool] = []
     for item in item_ids:

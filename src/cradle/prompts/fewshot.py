@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cradle.labels import POST_LABELS, PostLabel
 
@@ -104,6 +105,12 @@ def format_examples(examples: Sequence[FewShotExample] = FEW_SHOT_EXAMPLES) -> s
     >>> print(format_examples(FEW_SHOT_EXAMPLES[3:4]).splitlines()[-1])
     Answer: {"labels": ["no_crisis"]}
     """
+    return _format_examples(tuple(examples))
+
+
+@lru_cache(maxsize=32)
+def _format_examples(examples: tuple[FewShotExample, ...]) -> str:
+    # every prompt of a run renders the same examples: once is enough
     blocks = []
     for ex in examples:
         labels = ", ".join(f'"{x.value}"' for x in POST_LABELS if x in ex.labels)

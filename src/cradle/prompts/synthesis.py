@@ -4,7 +4,7 @@ A chat model is asked to write a conversation between the person who wrote a pos
 and a listener, message by message, following a plan: which user message first shows warning
 signs, which one makes each crisis explicit. The labels themselves are never shown to the model;
 the plan is written as plain instructions, and the labels are placed on the planned turns by
-:mod:`cradle.pipelines.synthesize`. All wording is our own.
+:mod:`cradle.pipelines.labelling.synthesize`. All wording is our own.
 
 The model answers one JSON object ``{"messages": [{"speaker": "user" | "listener", "text":
 "..."}, ...]}``; :func:`parse_conversation` reads it (code fences, reasoning blocks and a

@@ -63,7 +63,7 @@ def cli_errors(func: F) -> F:
 
 def print_json(obj: Any) -> None:
     """Print exactly one JSON object on stdout (NaN written as null)."""
-    from cradle.pipelines.scoring import json_safe
+    from cradle.pipelines.runs.scoring import json_safe
 
     sys.stdout.write(json.dumps(json_safe(obj), indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()

@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         Items are matched by id (dialogue user turns as DIALOGUE:TURN). An item whose prediction is
         not ok in either file is left out and counted.
         """
-        from cradle.pipelines.agreement import compare_annotators, read_annotations
+        from cradle.pipelines.labelling.agreement import compare_annotators, read_annotations
 
         if labels not in (None, "post", "dialogue"):
             raise UsageFailure(f"--labels must be post or dialogue, not {labels!r}")

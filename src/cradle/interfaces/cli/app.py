@@ -23,6 +23,7 @@ app = typer.Typer(
 # One line per command module (keep sorted); each module defines register(app).
 _COMMAND_MODULES = (
     "agreement_cmd",
+    "audit_cmd",
     "demo_cmd",
     "detect_cmd",
     "ensemble_cmd",

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         """
         from cradle.interfaces.cli.score_cmd import show_scores
         from cradle.interfaces.report import write_report
-        from cradle.pipelines.evaluate import predict_dataset, score_run
+        from cradle.pipelines.runs.evaluate import predict_dataset, score_run
 
         console.print(
             f"[bold]cradle demo[/]: {model} on the held-out real-text test split (public Reddit posts voted by three "

@@ -12,7 +12,7 @@ from cradle.interfaces.cli._common import UsageFailure, cli_errors, console, pri
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from cradle.pipelines.ensemble import EnsembleResult
+    from cradle.pipelines.labelling.ensemble import EnsembleResult
 
 
 def agreement_table(summary: dict[str, Any], title: str = "Agreement between runs") -> Table:
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         run's answer, or no label with status `disagreement`. Works for posts and for dialogue
         user turns alike.
         """
-        from cradle.pipelines.ensemble import Run, ensemble_runs, read_run, read_runs, write_ensemble
+        from cradle.pipelines.labelling.ensemble import Run, ensemble_runs, read_run, read_runs, write_ensemble
 
         if labels not in (None, "post", "dialogue"):
             raise UsageFailure(f"--labels must be post or dialogue, not {labels!r}")

@@ -1,7 +1,7 @@
 """``cradle evaluate DATA --model SPEC --out RUN_DIR``: predict, then score with the published metrics.
 
 Runs ``cradle predict`` (resumable, cached) and scores the whole run against the gold labels of
-DATA: posts with :func:`cradle.pipelines.scoring.score_posts` ("valid only" and "all samples"),
+DATA: posts with :func:`cradle.pipelines.runs.scoring.score_posts` ("valid only" and "all samples"),
 dialogues with :func:`cradle.metrics.dialogue.score_dialogues`. Writes ``RUN_DIR/scores.json``
 (the object ``cradle score --json`` prints) and prints the tables (or that object with
 ``--json``). Rerunning a finished evaluation makes no model call.
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Predict DATA with the --model detector into the --out run directory, then score it (OUT/scores.json and tables)."""
         from cradle.interfaces.cli.score_cmd import show_scores
-        from cradle.pipelines.evaluate import SCORES_NAME, score_run
+        from cradle.pipelines.runs.evaluate import SCORES_NAME, score_run
 
         dataset, summary = run_predict(
             data,

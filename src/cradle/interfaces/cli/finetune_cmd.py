@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         The file holds the texts: keep it where the data may live.
         """
         from cradle.data import load_dataset
-        from cradle.pipelines.sft_export import chat_examples, write_chat_jsonl
+        from cradle.pipelines.training.sft_export import chat_examples, write_chat_jsonl
 
         dataset = load_dataset(data, data_dir)
         n = write_chat_jsonl(chat_examples(dataset), out)
@@ -123,9 +123,9 @@ def register(app: typer.Typer) -> None:
         with --model hf:OUT, or merge it (cradle merge-adapter) and serve it with vLLM. Runs under
         `accelerate launch` unchanged.
         """
-        from cradle.pipelines.finetune import FinetuneSettings, require_finetune_packages
-        from cradle.pipelines.finetune import finetune as run_finetune
-        from cradle.pipelines.sft_export import load_examples
+        from cradle.pipelines.training.finetune import FinetuneSettings, require_finetune_packages
+        from cradle.pipelines.training.finetune import finetune as run_finetune
+        from cradle.pipelines.training.sft_export import load_examples
 
         settings = FinetuneSettings(
             base=base,
@@ -176,8 +176,8 @@ def register(app: typer.Typer) -> None:
         dtype: Annotated[str, typer.Option(help="auto (the base model's), bfloat16, float16 or float32.")] = "auto",
     ) -> None:
         """Fold a LoRA adapter into its base model and save full weights (to serve with vLLM)."""
-        from cradle.pipelines.finetune import require_finetune_packages
-        from cradle.pipelines.merge_adapter import merge_adapter as run_merge
+        from cradle.pipelines.training.finetune import require_finetune_packages
+        from cradle.pipelines.training.merge_adapter import merge_adapter as run_merge
 
         require_finetune_packages()
         _quiet_transformers()

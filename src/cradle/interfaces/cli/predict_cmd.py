@@ -18,7 +18,7 @@ from cradle.interfaces.cli._common import cli_errors, err_console
 
 if TYPE_CHECKING:
     from cradle.data.datasets import Dataset
-    from cradle.pipelines.runner import RunSummary
+    from cradle.pipelines.runs.runner import RunSummary
 
 __all__ = ["run_predict", "show_run_summary", "register"]
 
@@ -52,6 +52,14 @@ ApiKeyEnvOpt = Annotated[
 ]
 DataDirOpt = Annotated[Optional[Path], typer.Option(help="Local folder laid out like the hub repos.", envvar="CRADLE_DATA_DIR")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no run summary.")]
+RayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ray",
+        help="Shard the items over Ray workers (local Ray, or the cluster at RAY_ADDRESS); pip install 'cradle-risk[ray]'.",
+    ),
+]
+ShardsOpt = Annotated[Optional[int], typer.Option(help="With --ray: number of shards (default: the CPUs Ray reports).", min=1)]
 
 
 def _tokens(usage: dict[str, int]) -> str:
@@ -94,9 +102,9 @@ def show_run_summary(summary: RunSummary) -> None:
 
 
 def run_predict(data: str, model: str, out: Path, *, quiet: bool, **options: Any) -> tuple[Dataset, RunSummary]:
-    """Run :func:`cradle.pipelines.evaluate.predict_dataset` for a command: progress bar on a
+    """Run :func:`cradle.pipelines.runs.evaluate.predict_dataset` for a command: progress bar on a
     terminal, and Ctrl-C ends with exit code 130 and a word on how to resume."""
-    from cradle.pipelines.evaluate import predict_dataset
+    from cradle.pipelines.runs.evaluate import predict_dataset
 
     try:
         return predict_dataset(data, model, out, progress=not quiet and err_console.is_terminal, console=err_console, **options)
@@ -131,6 +139,8 @@ def register(app: typer.Typer) -> None:
         api_key_env: ApiKeyEnvOpt = None,
         data_dir: DataDirOpt = None,
         quiet: QuietOpt = False,
+        ray: RayOpt = False,
+        shards: ShardsOpt = None,
     ) -> None:
         """Label DATA with the --model detector into OUT/predictions.jsonl, OUT being the --out run directory (resumable)."""
         _, summary = run_predict(
@@ -151,6 +161,8 @@ def register(app: typer.Typer) -> None:
             api_key_env=api_key_env,
             timeout=timeout,
             max_attempts=max_attempts,
+            ray=ray,
+            shards=shards,
         )
         if not quiet:
             show_run_summary(summary)

@@ -20,7 +20,7 @@ def score_files(gold: str, pred: Path, *, data_dir: Optional[Path], bootstrap: i
 
         preds = read_predictions(pred, "dialogue")
         return score_dialogues(dataset.dialogues, preds, bootstrap=bootstrap, seed=seed)
-    from cradle.pipelines.scoring import score_posts
+    from cradle.pipelines.runs.scoring import score_posts
 
     preds = read_predictions(pred, "post")
     return score_posts(dataset.posts, preds, bootstrap=bootstrap, seed=seed)

@@ -2,7 +2,7 @@
 
 Turns labelled posts into conversations in the CRADLE-Dialogue layout, written by a chat model
 along a plan that places each label on a chosen user turn (see
-:mod:`cradle.pipelines.synthesize`). Replies are cached and kept in a run directory
+:mod:`cradle.pipelines.labelling.synthesize`). Replies are cached and kept in a run directory
 (``FILE.run`` by default), so an interrupted run resumes and a finished one makes no call.
 """
 
@@ -27,7 +27,7 @@ from cradle.interfaces.cli.predict_cmd import (
     TimeoutOpt,
     TopPOpt,
 )
-from cradle.pipelines.evaluate import API_ENGINES, build_detector
+from cradle.pipelines.runs.evaluate import API_ENGINES, build_detector
 
 __all__ = ["register"]
 
@@ -74,8 +74,8 @@ def register(app: typer.Typer) -> None:
         from cradle.data import load_dataset
         from cradle.detectors import parse_spec
         from cradle.detectors.providers import FatalProviderError
-        from cradle.pipelines.runner import DatasetInfo, RunOptions
-        from cradle.pipelines.synthesize import REVEALS, synthesize_dialogues
+        from cradle.pipelines.labelling.synthesize import REVEALS, synthesize_dialogues
+        from cradle.pipelines.runs.runner import DatasetInfo, RunOptions
 
         if reveal not in REVEALS:
             raise UsageFailure(f"--reveal must be one of {', '.join(REVEALS)}, not {reveal!r}")
@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
         posts = dataset.posts[:limit] if limit else dataset.posts  # type: ignore[union-attr]
         response_cache = None
         if not no_cache:
-            from cradle.pipelines.cache import ResponseCache, default_cache_path
+            from cradle.pipelines.runs.cache import ResponseCache, default_cache_path
 
             response_cache = ResponseCache(cache or default_cache_path())
         options = RunOptions(concurrency=concurrency, rate_limit=rate_limit, progress=not quiet and err_console.is_terminal)

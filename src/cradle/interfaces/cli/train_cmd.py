@@ -29,8 +29,8 @@ def register(app: typer.Typer) -> None:
 
         from cradle.data import load_dataset
         from cradle.detectors.local import LocalDetector
-        from cradle.pipelines.scoring import score_posts
-        from cradle.pipelines.train_local import TrainSettings, train_local_model
+        from cradle.pipelines.runs.scoring import score_posts
+        from cradle.pipelines.training.train_local import TrainSettings, train_local_model
 
         train_ds = load_dataset(data, data_dir)
         if train_ds.kind != "posts":

@@ -51,8 +51,8 @@ def register(app: typer.Typer) -> None:
         still enter the consensus subset but never the unanimous one. Writes the posts with their
         voted labels in the CRADLE Bench CSV layout and prints the paper's distribution tables.
         """
-        from cradle.pipelines.ensemble import read_runs
-        from cradle.pipelines.trainset import SUBSETS, build_training_set, read_texts, write_training_set
+        from cradle.pipelines.labelling.ensemble import read_runs
+        from cradle.pipelines.labelling.trainset import SUBSETS, build_training_set, read_texts, write_training_set
 
         if subset not in SUBSETS:
             raise UsageFailure(f"--subset must be one of {', '.join(SUBSETS)}, not {subset!r}")

@@ -3,7 +3,7 @@
 Two sources are accepted:
 
 - two or more runs (run directories holding ``predictions.jsonl``, or predictions files) over
-  the same posts: they vote with whole label sets as in :mod:`cradle.pipelines.ensemble`;
+  the same posts: they vote with whole label sets as in :mod:`cradle.pipelines.labelling.ensemble`;
 - one ensemble run directory written by ``cradle ensemble``: its ``votes.jsonl`` keeps every
   run's vote; without that file, the predictions whose status is ``disagreement`` are queued
   (without the individual votes).
@@ -115,7 +115,7 @@ def _from_disagreement_statuses(run_dir: Path) -> list[tuple[str, dict[str, dict
 def _from_runs(
     paths: Sequence[str | Path], scope: Scope, min_agree: int
 ) -> list[tuple[str, dict[str, dict[str, Any]], tuple[str, ...] | None, str]]:
-    from cradle.pipelines.ensemble import ensemble_runs, read_runs, run_schema
+    from cradle.pipelines.labelling.ensemble import ensemble_runs, read_runs, run_schema
 
     runs = read_runs(paths)
     for run in runs:

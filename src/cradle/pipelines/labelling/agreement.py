@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from cradle.data import DataError, RowIssue, load_dataset, read_predictions
+from cradle.data import DataError, load_dataset, read_predictions
 from cradle.data._text import first_json_object
+from cradle.data.alignment import check_ids
 from cradle.labels import DIALOGUE_LABELS, POST_LABELS
 from cradle.metrics import annotator_agreement
-from cradle.pipelines.rundir import PREDICTIONS_NAME
+from cradle.pipelines.runs.rundir import PREDICTIONS_NAME
 
 __all__ = ["Annotations", "read_annotations", "compare_annotators"]
 
@@ -138,17 +139,13 @@ def compare_annotators(a: Annotations, b: Annotations, *, all_labels: bool = Fal
     schema: Schema = a.schema or b.schema or "post"
     excluded = set(a.excluded) | set(b.excluded)
     ids_a = [i for i in a.labels if i not in excluded]
-    all_a = set(a.labels) | set(a.excluded)
-    all_b = set(b.labels) | set(b.excluded)
-    issues: list[RowIssue] = []
-    only_a = [i for i in [*a.labels, *a.excluded] if i not in all_b]
-    only_b = [i for i in [*b.labels, *b.excluded] if i not in all_a]
-    if only_a:
-        issues.append(RowIssue(b.source, 0, "id", f"{len(only_a)} item(s) of {a.source} are missing here, e.g. {only_a[:5]}"))
-    if only_b:
-        issues.append(RowIssue(b.source, 0, "id", f"{len(only_b)} item(s) here are missing from {a.source}, e.g. {only_b[:5]}"))
-    if issues:
-        raise DataError(issues)
+    check_ids(
+        [*a.labels, *a.excluded],
+        [*b.labels, *b.excluded],
+        b.source,
+        missing=f"{{n}} item(s) of {a.source} are missing here, e.g. {{ids}}",
+        extra=f"{{n}} item(s) here are missing from {a.source}, e.g. {{ids}}",
+    )
     if not ids_a:
         raise DataError.single(a.source, "no item left to compare (every item has a non-ok prediction in one of the files)")
     sets_a = [a.labels[i] for i in ids_a]

@@ -1,6 +1,6 @@
 """Training sets from the votes of several runs, and their distribution tables (section 4.3).
 
-The runs label an unlabelled corpus; :func:`~cradle.pipelines.ensemble.ensemble_runs` votes over
+The runs label an unlabelled corpus; :func:`~cradle.pipelines.labelling.ensemble.ensemble_runs` votes over
 whole label sets (non-ok predictions cast no vote). Two subsets are kept:
 
 - ``consensus``: the items whose winning set has at least ``min_agree`` votes (default 2, the
@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from cradle.data import DataError, Post, RowIssue, read_posts, resolve_dataset_path, write_posts_csv
+from cradle.data import DataError, Post, read_posts, resolve_dataset_path, write_posts_csv
+from cradle.data.alignment import check_ids
 from cradle.labels import POST_LABELS, PostLabel
-from cradle.pipelines.ensemble import EnsembleResult, Run, ensemble_runs, percentages, run_schema
+from cradle.pipelines.labelling.ensemble import EnsembleResult, Run, ensemble_runs, percentages, run_schema
 
 __all__ = ["Subset", "SUBSETS", "TrainingSet", "read_texts", "build_training_set", "label_distribution", "write_training_set"]
 
@@ -101,17 +102,13 @@ def read_texts(spec: str, data_dir: str | Path | None = None) -> list[Post]:
 
 
 def _check_coverage(runs: Sequence[Run], texts: Sequence[Post], texts_name: str) -> None:
-    have = {p.id for p in texts}
-    voted = runs[0].predictions
-    missing = [i for i in voted if i not in have]
-    unvoted = [p.id for p in texts if p.id not in voted]
-    issues: list[RowIssue] = []
-    if missing:
-        issues.append(RowIssue(texts_name, 0, "id", f"{len(missing)} voted item(s) have no text here, e.g. {missing[:5]}"))
-    if unvoted:
-        issues.append(RowIssue(texts_name, 0, "id", f"{len(unvoted)} post(s) have no prediction in run {runs[0].name!r} ({runs[0].path}), e.g. {unvoted[:5]}"))
-    if issues:
-        raise DataError(issues)
+    check_ids(
+        runs[0].predictions,
+        (p.id for p in texts),
+        texts_name,
+        missing="{n} voted item(s) have no text here, e.g. {ids}",
+        extra=f"{{n}} post(s) have no prediction in run {runs[0].name!r} ({runs[0].path}), e.g. {{ids}}",
+    )
 
 
 def build_training_set(

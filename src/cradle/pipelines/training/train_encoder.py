@@ -45,7 +45,7 @@ from cradle.data import Post
 from cradle.detectors.local.encoder import ENCODER_FORMAT, ENCODER_FORMAT_VERSION, EncoderModel
 from cradle.detectors.local.model import combine_heads
 from cradle.labels import POST_LABELS, apply_clinical_rules
-from cradle.pipelines.train_local import head_targets, label_matrix
+from cradle.pipelines.training.train_local import head_targets, label_matrix
 
 __all__ = ["EncoderTrainSettings", "train_encoder_model", "calibrate_heads", "tune_thresholds", "minilm_path"]
 

@@ -47,7 +47,8 @@ from typing import Any, Literal
 
 from cradle import __version__
 from cradle.data import DataError, Prediction, RowIssue, Status, file_fingerprint, read_predictions, write_predictions
-from cradle.pipelines.rundir import MANIFEST_NAME, PREDICTIONS_NAME
+from cradle.data.alignment import compare_ids, id_issues
+from cradle.pipelines.runs.rundir import MANIFEST_NAME, PREDICTIONS_NAME
 
 __all__ = [
     "AGREEMENT_CATEGORIES",
@@ -323,16 +324,14 @@ def vote_item(
 
 def _check_ids(runs: Sequence[Run], fallback: Run | None) -> list[str]:
     ids = list(runs[0].predictions)
-    reference = set(ids)
     issues: list[RowIssue] = []
     for run in [*runs[1:], *([fallback] if fallback is not None else [])]:
-        have = set(run.predictions)
-        missing = [i for i in ids if i not in have]
-        extra = [i for i in run.predictions if i not in reference]
-        if missing:
-            issues.append(RowIssue(run.path, 0, "id", f"{len(missing)} item(s) of run {runs[0].name!r} have no prediction here, e.g. {missing[:5]}"))
-        if extra:
-            issues.append(RowIssue(run.path, 0, "id", f"{len(extra)} prediction(s) match no item of run {runs[0].name!r} ({runs[0].path}), e.g. {extra[:5]}"))
+        issues += id_issues(
+            compare_ids(ids, run.predictions),
+            run.path,
+            missing=f"{{n}} item(s) of run {runs[0].name!r} have no prediction here, e.g. {{ids}}",
+            extra=f"{{n}} prediction(s) match no item of run {runs[0].name!r} ({runs[0].path}), e.g. {{ids}}",
+        )
     if issues:
         raise DataError(issues)
     return ids

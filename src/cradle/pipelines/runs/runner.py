@@ -7,13 +7,13 @@ What it guarantees:
   without a prediction (and, by default, those that ended in ``error``). A rerun of a finished
   run makes no model call. Blocked answers are kept in the run and not asked again.
 - **Consistent.** Reopening a run with other settings (spec, prompt, decoding parameters,
-  dataset) is refused with the list of differences (:class:`~cradle.pipelines.rundir.RunMismatchError`).
+  dataset) is refused with the list of differences (:class:`~cradle.pipelines.runs.rundir.RunMismatchError`).
 - **Polite and robust.** API detectors (:class:`~cradle.detectors.llm.LLMDetector`) run with
   bounded concurrency that halves on HTTP 429 and grows back slowly, an optional per-engine rate
   limit, and retries with exponential backoff and jitter that honour ``Retry-After``; every
   fault ends as a prediction status (``ok`` / ``invalid`` / ``blocked`` / ``error``), never as a
-  lost item. Replies are shared across runs through :class:`~cradle.pipelines.cache.ResponseCache`.
-- **Streaming.** Items come from any iterator (:mod:`cradle.pipelines.items`); only ids are
+  lost item. Replies are shared across runs through :class:`~cradle.pipelines.runs.cache.ResponseCache`.
+- **Streaming.** Items come from any iterator (:mod:`cradle.pipelines.runs.items`); only ids are
   kept in memory.
 - **Private.** Log lines carry item ids, counts and HTTP statuses, never text.
 
@@ -36,13 +36,22 @@ from typing import Any, Literal, cast
 from cradle.data import Dialogue, Prediction, Status
 from cradle.data.datasets import Dataset
 from cradle.detectors.llm import ItemResult, LLMDetector, run_sync
-from cradle.pipelines.cache import ResponseCache
-from cradle.pipelines.items import ItemKind, WorkItem
-from cradle.pipelines.limits import AdaptiveConcurrency, LimitedGate, rate_limiter_for
-from cradle.pipelines.pricing import estimate_cost
-from cradle.pipelines.rundir import RunDirectory
+from cradle.pipelines.runs.cache import ResponseCache
+from cradle.pipelines.runs.items import ItemKind, WorkItem
+from cradle.pipelines.runs.limits import AdaptiveConcurrency, LimitedGate, rate_limiter_for
+from cradle.pipelines.runs.pricing import estimate_cost
+from cradle.pipelines.runs.rundir import RunDirectory
 
-__all__ = ["RunnerError", "RunOptions", "DatasetInfo", "RunSummary", "run_items", "arun_items"]
+__all__ = [
+    "RunnerError",
+    "RunOptions",
+    "DatasetInfo",
+    "RunSummary",
+    "run_items",
+    "arun_items",
+    "run_settings",
+    "transport_settings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +141,7 @@ class RunSummary:
     usage_session : dict
         Tokens paid for in this session (cache hits excluded).
     cost_usd, cost_session_usd : float or None
-        Estimates from :mod:`cradle.pipelines.pricing`; ``None`` when the model has no known price.
+        Estimates from :mod:`cradle.pipelines.runs.pricing`; ``None`` when the model has no known price.
     wall_s : float
         Seconds this session took.
     status : str
@@ -229,6 +238,37 @@ def _check_detector(detector: Any, kind: ItemKind) -> None:
         )
 
 
+def run_settings(detector: Any, kind: ItemKind, dataset: DatasetInfo | None) -> dict[str, Any]:
+    """What a run's predictions depend on (recorded in the manifest and compared on resume).
+
+    Parameters
+    ----------
+    detector : object
+        The detector of the run.
+    kind : {"post", "turn"}
+        What the run labels.
+    dataset : DatasetInfo or None
+    """
+    return {
+        "kind": kind,
+        "detector": _describe(detector, kind),
+        "dataset": asdict(dataset) if dataset is not None else None,
+    }
+
+
+def transport_settings(detector: Any, options: RunOptions) -> dict[str, Any]:
+    """How a session fetches its predictions (recorded per session, never compared)."""
+    transport: dict[str, Any] = {
+        "concurrency": options.concurrency,
+        "adaptive": options.adaptive,
+        "rate_limit": options.rate_limit,
+        "batch_size": options.batch_size,
+    }
+    if isinstance(detector, LLMDetector):
+        transport.update(detector.transport())
+    return transport
+
+
 async def arun_items(
     items: Iterable[WorkItem],
     detector: Any,
@@ -246,7 +286,7 @@ async def arun_items(
     ----------
     items : iterable of WorkItem
         Posts or dialogue turns (one kind per run), e.g. from
-        :func:`~cradle.pipelines.items.dataset_items`. Ids must be unique.
+        :func:`~cradle.pipelines.runs.items.dataset_items`. Ids must be unique.
     detector : LLMDetector or any detector
         API detectors are called per item; others in batches through ``predict`` /
         ``predict_dialogue``.
@@ -283,20 +323,13 @@ async def arun_items(
     schema: Literal["post", "dialogue"] = "post" if kind == "post" else "dialogue"
     _check_detector(detector, kind)
     is_api = isinstance(detector, LLMDetector)
-    settings = {
-        "kind": kind,
-        "detector": _describe(detector, kind),
-        "dataset": asdict(dataset) if dataset is not None else None,
-    }
-    transport: dict[str, Any] = {
-        "concurrency": opts.concurrency,
-        "adaptive": opts.adaptive,
-        "rate_limit": opts.rate_limit,
-        "batch_size": opts.batch_size,
-    }
-    if is_api:
-        transport.update(detector.transport())
-    rundir = RunDirectory.open(out_dir, settings, schema=schema, transport=transport, retry_errors=opts.retry_errors)
+    rundir = RunDirectory.open(
+        out_dir,
+        run_settings(detector, kind, dataset),
+        schema=schema,
+        transport=transport_settings(detector, opts),
+        retry_errors=opts.retry_errors,
+    )
 
     summary = RunSummary(path=rundir.path)
     counts: Counter[str] = Counter()
@@ -503,7 +536,7 @@ def run_items(
     --------
     >>> import tempfile
     >>> from cradle.data import Prediction
-    >>> from cradle.pipelines.items import WorkItem
+    >>> from cradle.pipelines.runs.items import WorkItem
     >>> class Always:
     ...     spec = "example:always-no-crisis"
     ...     def predict(self, texts):

@@ -2,12 +2,12 @@
 
 What ``cradle predict``, ``cradle evaluate`` and ``cradle demo`` do, as a Python API::
 
-    from cradle.pipelines.evaluate import evaluate
+    from cradle.pipelines.runs.evaluate import evaluate
     dataset, summary, scores = evaluate("synthetic:posts-test", "local:default", "runs/local")
     scores["all_samples"]["micro_f1"]
 
 A run directory holds ``manifest.json``, ``predictions.jsonl`` (resumable, see
-:mod:`cradle.pipelines.runner`) and, once scored, ``scores.json``.
+:mod:`cradle.pipelines.runs.runner`) and, once scored, ``scores.json``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cradle.data.datasets import Dataset
-    from cradle.pipelines.runner import RunSummary
+    from cradle.pipelines.runs.runner import RunSummary
 
 __all__ = [
     "API_ENGINES",
@@ -26,6 +26,7 @@ __all__ = [
     "SCORES_NAME",
     "EvaluationError",
     "build_detector",
+    "detector_for_dataset",
     "predict_dataset",
     "score_run",
     "evaluate",
@@ -92,6 +93,16 @@ def build_detector(
     return load_detector(spec, **options)
 
 
+def detector_for_dataset(detector: Any, kind: str) -> Any:
+    """``detector``, or for dialogues (``kind == "dialogues"``) a turn detector running it when it
+    has no ``predict_dialogue`` (``local:`` labels turns incrementally through its wrapper)."""
+    if kind == "dialogues" and not callable(getattr(detector, "predict_dialogue", None)):
+        from cradle.pipelines.monitor import turn_detector_for
+
+        return turn_detector_for(detector)
+    return detector
+
+
 def predict_dataset(
     data: str,
     spec: str,
@@ -104,6 +115,8 @@ def predict_dataset(
     rate_limit: float | None = None,
     progress: bool = True,
     console: Any = None,
+    ray: bool = False,
+    shards: int | None = None,
     **detector_options: Any,
 ) -> tuple[Dataset, RunSummary]:
     """Build the detector (a missing key fails here, before any work), load the data and run.
@@ -120,6 +133,11 @@ def predict_dataset(
         As the command-line options of ``cradle predict``.
     console : rich.console.Console, optional
         Where the progress bar goes.
+    ray : bool, default=False
+        Shard the items over Ray workers (:func:`cradle.pipelines.runs.sharded.run_sharded`; local
+        Ray, or the cluster at ``RAY_ADDRESS``); same run directory, same predictions.
+    shards : int, optional
+        With ``ray``: number of shards (default: the CPUs Ray reports).
     **detector_options
         Passed to :func:`build_detector`.
 
@@ -135,22 +153,38 @@ def predict_dataset(
     from cradle.data import load_dataset
     from cradle.detectors.llm import LLMDetector
     from cradle.detectors.providers import FatalProviderError
-    from cradle.pipelines.items import dataset_items
-    from cradle.pipelines.runner import DatasetInfo, RunOptions, run_items
+    from cradle.pipelines.runs.items import dataset_items
+    from cradle.pipelines.runs.runner import DatasetInfo, RunOptions, run_items
 
+    if shards is not None and not ray:
+        raise EvaluationError("--shards applies to sharded runs only: add --ray")
     detector = build_detector(spec, **detector_options)
     dataset = load_dataset(data, data_dir)
-    if dataset.kind == "dialogues" and not callable(getattr(detector, "predict_dialogue", None)):
-        from cradle.pipelines.monitor import turn_detector_for
-
-        detector = turn_detector_for(detector)  # e.g. local: labels turns incrementally through its wrapper
+    detector = detector_for_dataset(detector, dataset.kind)
     total = len(dataset) if dataset.kind == "posts" else dataset.n_user_turns  # type: ignore[union-attr]
-    response_cache = None
-    if isinstance(detector, LLMDetector) and not no_cache:
-        from cradle.pipelines.cache import ResponseCache, default_cache_path
+    from cradle.pipelines.runs.cache import ResponseCache, default_cache_path
 
-        response_cache = ResponseCache(cache or default_cache_path())
-    options = RunOptions(concurrency=concurrency, rate_limit=rate_limit, progress=progress)
+    use_cache = isinstance(detector, LLMDetector) and not no_cache
+    options = RunOptions(concurrency=concurrency, rate_limit=rate_limit, progress=progress and not ray)
+    if ray:
+        from functools import partial
+
+        from cradle.pipelines.runs.sharded import run_sharded
+
+        try:
+            summary = run_sharded(
+                list(dataset_items(dataset)),
+                partial(_make_detector, spec, dataset.kind, detector_options),
+                out,
+                dataset=DatasetInfo.of(dataset),
+                cache_path=(cache or default_cache_path()) if use_cache else None,
+                options=options,
+                shards=shards,
+            )
+        except FatalProviderError as exc:
+            raise EvaluationError(f"{exc}. Predictions made so far are kept in {out}.") from None
+        return dataset, summary
+    response_cache = ResponseCache(cache or default_cache_path()) if use_cache else None
     try:
         summary = run_items(
             dataset_items(dataset),
@@ -168,6 +202,11 @@ def predict_dataset(
         if response_cache is not None:
             response_cache.close()
     return dataset, summary
+
+
+def _make_detector(spec: str, kind: str, options: dict[str, Any]) -> Any:
+    """Build the detector of a run in a Ray worker (picklable through :func:`functools.partial`)."""
+    return detector_for_dataset(build_detector(spec, **options), kind)
 
 
 #: File name of the scores inside a run directory.
@@ -188,8 +227,8 @@ def score_run(dataset: Dataset, out: Path, *, bootstrap: int = 0, seed: int = 0)
         When predictions and gold items do not match one to one, or gold posts lack labels.
     """
     from cradle.data import read_predictions
-    from cradle.pipelines.rundir import PREDICTIONS_NAME
-    from cradle.pipelines.scoring import json_safe
+    from cradle.pipelines.runs.rundir import PREDICTIONS_NAME
+    from cradle.pipelines.runs.scoring import json_safe
 
     pred_path = out / PREDICTIONS_NAME
     if dataset.kind == "dialogues":
@@ -198,7 +237,7 @@ def score_run(dataset: Dataset, out: Path, *, bootstrap: int = 0, seed: int = 0)
         preds = read_predictions(pred_path, "dialogue")
         result = score_dialogues(dataset.dialogues, preds, bootstrap=bootstrap, seed=seed)
     else:
-        from cradle.pipelines.scoring import score_posts
+        from cradle.pipelines.runs.scoring import score_posts
 
         preds = read_predictions(pred_path, "post")
         result = score_posts(dataset.posts, preds, bootstrap=bootstrap, seed=seed)

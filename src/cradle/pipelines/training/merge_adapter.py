@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from cradle.pipelines.finetune import FinetuneError, dtype_kwargs, require_finetune_packages
-from cradle.pipelines.model_card import PROMPT_FILE_NAME, read_card, write_model_card
+from cradle.pipelines.training.finetune import FinetuneError, dtype_kwargs, require_finetune_packages
+from cradle.pipelines.training.model_card import PROMPT_FILE_NAME, read_card, write_model_card
 
 __all__ = ["merge_adapter"]
 

@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import sys
+import threading
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -117,14 +118,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _write_json_atomic(path: Path, obj: Any) -> None:
+def _write_json_atomic(path: Path, obj: Any, *, sync: bool = True) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(obj, fh, indent=2, ensure_ascii=False)
         fh.write("\n")
         fh.flush()
-        os.fsync(fh.fileno())
+        if sync:
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _fsync_path(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _cut_torn_tail(path: Path) -> int:
@@ -174,6 +189,7 @@ class RunDirectory:
         self.retry_errors = retry_errors
         self._lines = lines
         self._fh: Any = None
+        self._synced: threading.Thread | None = None
 
     @property
     def manifest_path(self) -> Path:
@@ -252,11 +268,17 @@ class RunDirectory:
             manifest.setdefault("sessions", []).append(
                 {"started": _now(), "pid": os.getpid(), "transport": dict(transport or {}), "resumed_items": len(records)}
             )
-            _write_json_atomic(manifest_path, manifest)
+            # Written at once and made durable in the background (an fsync can take 50-100 ms on
+            # a busy disk): the first model calls need not wait for it, and append() waits for
+            # it before the first prediction line, so a manifest is always on disk before them.
+            _write_json_atomic(manifest_path, manifest, sync=False)
         except BaseException:
             cls._unlock(p)
             raise
-        return cls(p, manifest, records, lines, retry_errors)
+        run = cls(p, manifest, records, lines, retry_errors)
+        run._synced = threading.Thread(target=_fsync_path, args=(manifest_path,), name="cradle-manifest-fsync", daemon=True)
+        run._synced.start()
+        return run
 
     @staticmethod
     def _lock(p: Path) -> None:
@@ -296,6 +318,9 @@ class RunDirectory:
         if not prediction.id:
             raise ValueError("a recorded prediction needs an id")
         if self._fh is None:
+            if self._synced is not None:
+                self._synced.join()  # the manifest is durable before the first prediction
+                self._synced = None
             self._fh = open(self.predictions_path, "a", encoding="utf-8")  # noqa: SIM115 (held for the session, closed in finish)
         append_prediction(self._fh, prediction)
         self.records[prediction.id] = prediction
@@ -329,6 +354,9 @@ class RunDirectory:
         summary: Mapping[str, Any],
     ) -> None:
         """Close the predictions file, complete this session's entry and write the manifest."""
+        if self._synced is not None:
+            self._synced.join()
+            self._synced = None
         self._close_file()
         self.manifest["status"] = status
         self.manifest["updated"] = _now()

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from cradle.data import DataError, Post, Prediction, RowIssue
+from cradle.data.alignment import check_ids
 from cradle.labels import POST_LABELS
 from cradle.metrics import bootstrap_ci, label_matrix, multilabel_scores
 from cradle.metrics._validation import ZeroDivision
@@ -34,24 +35,15 @@ def align_predictions(gold_ids: Sequence[str], predictions: Sequence[Prediction]
     DataError
         Counting the ids missing on each side, with a few examples of each.
     """
-    by_id: dict[str | None, Prediction] = {}
-    repeated = []
-    for p in predictions:
-        if p.id in by_id:
-            repeated.append(p.id)
-        by_id[p.id] = p
-    missing = [i for i in gold_ids if i not in by_id]
-    gold_set = set(gold_ids)
-    extra = [p.id for p in predictions if p.id not in gold_set]
-    issues = []
-    if repeated:
-        issues.append(RowIssue("predictions", 0, "id", f"{len(repeated)} repeated prediction id(s), e.g. {repeated[:5]}"))
-    if missing:
-        issues.append(RowIssue("predictions", 0, "id", f"{len(missing)} {what} item(s) have no prediction, e.g. {missing[:5]}"))
-    if extra:
-        issues.append(RowIssue("predictions", 0, "id", f"{len(extra)} prediction(s) match no {what} item, e.g. {extra[:5]}"))
-    if issues:
-        raise DataError(issues)
+    check_ids(
+        gold_ids,
+        (p.id for p in predictions),
+        "predictions",
+        repeated="{n} repeated prediction id(s), e.g. {ids}",
+        missing=f"{{n}} {what} item(s) have no prediction, e.g. {{ids}}",
+        extra=f"{{n}} prediction(s) match no {what} item, e.g. {{ids}}",
+    )
+    by_id = {p.id: p for p in predictions}
     return [by_id[i] for i in gold_ids]
 
 

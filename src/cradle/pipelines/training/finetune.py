@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cradle import __version__
-from cradle.pipelines.model_card import PROMPT_FILE_NAME, write_model_card
-from cradle.pipelines.sft_export import ChatExample
+from cradle.pipelines.training.model_card import PROMPT_FILE_NAME, write_model_card
+from cradle.pipelines.training.sft_export import ChatExample
 
 __all__ = [
     "FinetuneError",
@@ -524,7 +524,7 @@ def finetune(
     ----------
     train : sequence of ChatExample
         ``{"messages": [..., {"role": "assistant", ...}]}`` examples
-        (:func:`cradle.pipelines.sft_export.load_examples`).
+        (:func:`cradle.pipelines.training.sft_export.load_examples`).
     settings : FinetuneSettings
     out_dir : path
         Receives the adapter (``adapter_config.json``, ``adapter_model.safetensors``) or the full

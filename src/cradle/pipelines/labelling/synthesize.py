@@ -7,7 +7,7 @@ turns) and, when the reveal is not the first user turn, whether an alert comes o
 turns before it. A post labelled ``no_crisis`` becomes a conversation without labels.
 
 :class:`DialogueWriter` is the chat model seen as an API detector, so that the evaluation
-runner (:func:`cradle.pipelines.runner.run_items`) drives it: replies are cached in the shared
+runner (:func:`cradle.pipelines.runs.runner.run_items`) drives it: replies are cached in the shared
 response cache, every reply is appended to a run directory as it arrives, a killed run resumes
 where it stopped, a finished one makes no call, and reopening a run with other settings is
 refused. A reply that is not a usable conversation (bad JSON, wrong number of messages) is
@@ -33,10 +33,10 @@ from cradle.data import DataError, Dialogue, Post, Prediction, RowIssue, Status,
 from cradle.detectors.llm import LLMDetector
 from cradle.detectors.providers import ChatReply, ChatRequest
 from cradle.labels import DIALOGUE_LABELS, DialogueLabel, TimeFrame, post_to_confirm
-from cradle.pipelines.cache import ResponseCache
-from cradle.pipelines.items import WorkItem
-from cradle.pipelines.rundir import PREDICTIONS_NAME
-from cradle.pipelines.runner import DatasetInfo, RunOptions, RunSummary, run_items
+from cradle.pipelines.runs.cache import ResponseCache
+from cradle.pipelines.runs.items import WorkItem
+from cradle.pipelines.runs.rundir import PREDICTIONS_NAME
+from cradle.pipelines.runs.runner import DatasetInfo, RunOptions, RunSummary, run_items
 from cradle.prompts.synthesis import (
     LISTENER_KINDS,
     SYNTHESIS_PROMPT_VERSION,

@@ -1,0 +1,1 @@
+"""Training detectors: the local detector, SFT export, fine-tuning, adapter merging, model cards."""
