@@ -84,7 +84,8 @@ def test_alert_comes_before_confirm_and_once(turns):
     s = EncoderDialogueSettings(decay=0.5, context_weight=0.2, confirm_shift=0.0, alert_threshold=0.5)
     det = EncoderTurnDetector(turns.detector, s)
     state = det.start()
-    vague = _probas(det, domesticviolence_ongoing=0.3, suicideideation_passive_ongoing=0.3)
+    th = det.confirm_thresholds
+    vague = _probas(det, domesticviolence_ongoing=th["confirm_DV_ongoing"] * 0.6, suicideideation_passive_ongoing=th["confirm_SI_passive_ongoing"] * 0.6)
     vague[det._nc] = 0.3
     first = det.step(state, Turn(0, "user", "a"), vague)
     assert first.labels == ("alert_ongoing",)
