@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from cradle.data import Dialogue, Prediction, Status, Turn
-from cradle.detectors.local.detector import MAX_CHARS, EncoderDetector, default_model_path
+from cradle.detectors.local.detector import EncoderDetector, default_model_path
+from cradle.detectors.local_dialogue import _logit, _text_problem
 from cradle.labels import DIALOGUE_LABELS, PostLabel, TimeFrame, apply_clinical_rules, post_to_confirm
 
 __all__ = ["ENCODER_DIALOGUE_FORMAT", "EncoderDialogueSettings", "EncoderTurnState", "EncoderTurnDetector"]
@@ -165,19 +166,6 @@ class EncoderTurnState:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {"format": _STATE_FORMAT, "context": [float(x) for x in self.context], "raised": list(self.raised)}
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    q = np.clip(p, 1e-9, 1 - 1e-9)
-    return np.log(q / (1 - q))
-
-
-def _text_problem(text: str) -> str | None:
-    if not isinstance(text, str) or not text.strip():
-        return "empty text"
-    if len(text) > MAX_CHARS:
-        return f"text has {len(text)} characters; the limit is {MAX_CHARS}"
-    return None
 
 
 class EncoderTurnDetector:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from cradle.detectors.local.model import ModelFormatError, combine_heads
+from cradle.detectors.local.model import ModelFormatError, _sigmoid, combine_heads
 
 __all__ = ["ENCODER_FORMAT", "ENCODER_FORMAT_VERSION", "EncoderModel", "is_encoder_folder"]
 
@@ -44,10 +44,6 @@ def is_encoder_folder(path: str | Path) -> bool:
         return json.loads(meta.read_text(encoding="utf-8")).get("format") == ENCODER_FORMAT
     except (OSError, ValueError):
         return False
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
 @dataclass
