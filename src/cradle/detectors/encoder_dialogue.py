@@ -43,8 +43,8 @@ import numpy as np
 
 from cradle.data import Dialogue, Prediction, Status, Turn
 from cradle.detectors.local.detector import EncoderDetector, default_model_path
-from cradle.detectors.local_dialogue import _logit, _text_problem
-from cradle.labels import DIALOGUE_LABELS, PostLabel, TimeFrame, apply_clinical_rules, post_to_confirm
+from cradle.detectors.local_dialogue import _logit, _text_problem, raise_new_labels
+from cradle.labels import DIALOGUE_LABELS, PostLabel, TimeFrame, post_to_confirm
 
 __all__ = ["ENCODER_DIALOGUE_FORMAT", "EncoderDialogueSettings", "EncoderTurnState", "EncoderTurnDetector"]
 
@@ -206,8 +206,6 @@ class EncoderTurnDetector:
         self._crisis = [j for j, lab in enumerate(labels) if j != self._nc]
         self._post = [labels[j] for j in self._crisis]
         self._confirm = [post_to_confirm(lab).value for lab in self._post]  # type: ignore[union-attr]
-        self._post_of = dict(zip(self._confirm, self._post, strict=True))
-        self._confirm_of = dict(zip(self._post, self._confirm, strict=True))
         self._ongoing = np.array([PostLabel(lab).time_frame is TimeFrame.ONGOING for lab in self._post])
         post_thresholds = np.asarray(detector.model.thresholds, dtype=float)[self._crisis]
         self._thresholds = 1.0 / (1.0 + np.exp(-(_logit(post_thresholds) + self.settings.confirm_shift)))
@@ -329,18 +327,5 @@ class EncoderTurnDetector:
     def decide(self, state: EncoderTurnState, p: np.ndarray) -> Prediction:
         """Labels newly raised at a user turn with probabilities ``p`` (updates ``state.raised``)."""
         scores = self.scores(state.context, p)
-        raised = set(state.raised)
-        fired = [post for post, c, t in zip(self._post, self._confirm, self._thresholds, strict=True) if scores[c] >= t]
-        new: list[str] = []
-        if fired:
-            before = [self._post_of[x] for x in state.raised if x in self._post_of]
-            kept = {x.value for x in apply_clinical_rules([*before, *fired]).labels}
-            new = [self._confirm_of[x] for x in fired if x in kept and self._confirm_of[x] not in raised]
-        confirmed = bool(new) or any(x.startswith("confirm_") for x in raised)
-        alerted = any(x.startswith("alert_") for x in raised)
         level = scores["alert_ongoing"] + scores["alert_past"]
-        if not confirmed and not alerted and self.settings.alert_threshold < 1.0 and level >= self.settings.alert_threshold:
-            new.append("alert_ongoing" if scores["alert_ongoing"] >= scores["alert_past"] else "alert_past")
-        new.sort(key=_ORDER.__getitem__)
-        state.raised.extend(new)
-        return Prediction(labels=tuple(new), status=Status.OK, scores={k: round(v, 6) for k, v in scores.items()})
+        return raise_new_labels(state.raised, scores, self._thresholds, self._confirm, level, self.settings.alert_threshold)

@@ -67,6 +67,7 @@ SETTINGS_FORMAT = "cradle-local-dialogue"
 _SETTINGS_VERSION = 1
 _STATE_FORMAT = "cradle-local-turn-state"
 _ORDER = {x.value: k for k, x in enumerate(DIALOGUE_LABELS)}
+_POST_OF_CONFIRM = {post_to_confirm(x).value: x.value for x in PostLabel if post_to_confirm(x) is not None}  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,50 @@ def _model_folder(spec: str) -> Path:
     return shipped[name]() if name in shipped else Path(name).expanduser()
 
 
+def raise_new_labels(
+    raised: list[str], scores: Mapping[str, float], thresholds: np.ndarray, confirms: list[str], level: float, alert_threshold: float
+) -> Prediction:
+    """The labels a user turn newly raises, shared by the local turn detectors (updates ``raised``).
+
+    A confirm fires when its score reaches its threshold and the clinical rules, applied to
+    everything raised so far, keep it; each label is raised once. An alert (the frame with the
+    higher alert score) is raised once, before any confirm, when ``level`` reaches
+    ``alert_threshold`` (below 1) on a turn that confirms nothing.
+
+    Parameters
+    ----------
+    raised : list of str
+        Labels raised so far in the conversation, in order; extended in place.
+    scores : mapping
+        The 16 dialogue label scores of the turn.
+    thresholds : ndarray
+        Confirm threshold of each label in ``confirms``.
+    confirms : list of str
+        The confirm labels, in the order of ``thresholds``.
+    level, alert_threshold : float
+
+    Returns
+    -------
+    Prediction
+        The new labels (in schema order) and the scores rounded to 6 decimals.
+    """
+    done = set(raised)
+    fired = [c for c, t in zip(confirms, thresholds, strict=True) if scores[c] >= t]
+    new: list[str] = []
+    if fired:
+        post_of = {c: _POST_OF_CONFIRM[c] for c in confirms}
+        before = [post_of[x] for x in raised if x in post_of]
+        kept = {x.value for x in apply_clinical_rules([*before, *(post_of[c] for c in fired)]).labels}
+        new = [c for c in fired if post_of[c] in kept and c not in done]
+    confirmed = bool(new) or any(x.startswith("confirm_") for x in done)
+    alerted = any(x.startswith("alert_") for x in done)
+    if not confirmed and not alerted and alert_threshold < 1.0 and level >= alert_threshold:
+        new.append("alert_ongoing" if scores["alert_ongoing"] >= scores["alert_past"] else "alert_past")
+    new.sort(key=_ORDER.__getitem__)
+    raised.extend(new)
+    return Prediction(labels=tuple(new), status=Status.OK, scores={k: round(v, 6) for k, v in scores.items()})
+
+
 class LocalTurnDetector:
     """Alert-Confirm labels for the user turns of a dialogue, from the local post model.
 
@@ -301,8 +346,6 @@ class LocalTurnDetector:
         self._crisis = [j for j, lab in enumerate(labels) if lab != PostLabel.NO_CRISIS.value]
         self._post = [labels[j] for j in self._crisis]
         self._confirm = [_confirm_of(lab) for lab in self._post]
-        self._post_of = dict(zip(self._confirm, self._post, strict=True))
-        self._confirm_of = dict(zip(self._post, self._confirm, strict=True))
         self._ongoing = np.array([PostLabel(lab).time_frame is TimeFrame.ONGOING for lab in self._post])
         thresholds = np.asarray(self.model.thresholds, dtype=float)[self._crisis]
         self._thresholds = _sigmoid(_logit(thresholds) + self.settings.confirm_shift)
@@ -433,18 +476,5 @@ class LocalTurnDetector:
 
     def _decide(self, state: LocalTurnState) -> Prediction:
         scores = self.scores(state.context)
-        raised = set(state.raised)
-        fired = [post for post, c, t in zip(self._post, self._confirm, self._thresholds, strict=True) if scores[c] >= t]
-        new: list[str] = []
-        if fired:
-            before = [self._post_of[x] for x in state.raised if x in self._post_of]
-            kept = {x.value for x in apply_clinical_rules([*before, *fired]).labels}
-            new = [self._confirm_of[x] for x in fired if x in kept and self._confirm_of[x] not in raised]
-        confirmed = bool(new) or any(x.startswith("confirm_") for x in raised)
-        alerted = any(x.startswith("alert_") for x in raised)
         level = max(scores["alert_ongoing"], scores["alert_past"])
-        if not confirmed and not alerted and level >= self.settings.alert_threshold and self.settings.alert_threshold < 1.0:
-            new.append("alert_ongoing" if scores["alert_ongoing"] >= scores["alert_past"] else "alert_past")
-        new.sort(key=_ORDER.__getitem__)
-        state.raised.extend(new)
-        return Prediction(labels=tuple(new), status=Status.OK, scores={k: round(v, 6) for k, v in scores.items()})
+        return raise_new_labels(state.raised, scores, self._thresholds, self._confirm, level, self.settings.alert_threshold)
