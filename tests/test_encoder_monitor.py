@@ -69,15 +69,21 @@ def test_an_earlier_disclosure_alone_never_fires_a_later_quiet_turn(turns, decay
     assert state.context.shape == (15,) and json.loads(json.dumps(state.to_dict()))["format"] == "cradle-encoder-turn-state"
 
 
-def test_context_lifts_a_partial_signal_but_only_as_far_as_its_weight(turns):
+def test_context_joins_partial_signals_and_alone_stays_below_its_weight(turns):
     s = EncoderDialogueSettings(decay=0.9, context_weight=0.4, confirm_shift=0.0, alert_threshold=0.99)
     det = EncoderTurnDetector(turns.detector, s)
+    j = det._labels.index("domesticviolence_ongoing")
     t = det.confirm_thresholds["confirm_DV_ongoing"]
     state = det.start()
-    det.step(state, Turn(0, "user", "a"), _probas(det, domesticviolence_ongoing=t * 0.9))
-    weak = _probas(det, domesticviolence_ongoing=t * 0.8)
-    s_weak = det.combined(state.context, weak)[det._labels.index("domesticviolence_ongoing")]
-    assert t * 0.8 < s_weak <= t * 0.8 + 0.4 * (t * 0.9 - t * 0.8) + 1e-12
+    first = det.step(state, Turn(0, "user", "a"), _probas(det, domesticviolence_ongoing=t * 0.9))
+    assert first.labels == ()  # a partial signal alone raises nothing
+    c = state.context[j]
+    weak = t * 0.8
+    s_weak = det.combined(state.context, _probas(det, domesticviolence_ongoing=weak))[j]
+    assert np.isclose(s_weak, 1 - (1 - weak) * (1 - 0.4 * c)) and s_weak > max(weak, 0.4 * c)
+    # with nothing in the current turn, the context alone contributes at most context_weight * c
+    s_quiet = det.combined(state.context, _probas(det))[j]
+    assert s_quiet <= 0.01 + 0.4 * c
 
 
 def test_alert_comes_before_confirm_and_once(turns):

@@ -11,13 +11,14 @@ the probability of some crisis, ``1 - p_no_crisis``):
 
 where ``gap`` counts the messages (of either speaker) since. Listener turns are not encoded:
 what a supporter says ("are you thinking of suicide?") is not the user's disclosure; they only
-age the context. The score of slot ``j`` at turn ``t`` is
+age the context. The score of slot ``j`` at turn ``t`` joins the current turn's evidence with the discounted
+context (a noisy-or):
 
-``s_j = q_j + context_weight * max(0, c_j - q_j)``
+``s_j = 1 - (1 - q_j) (1 - context_weight * c_j)``
 
-so the current turn comes first: history can lift a turn's score by at most
-``context_weight * c_j``, and with ``context_weight`` below every threshold an earlier
-disclosure alone never fires a label on an unrelated later turn (it was raised at its own turn).
+so two partial signals in nearby turns can together reach a threshold that neither reaches alone,
+while history alone contributes at most ``context_weight * c_j``: an earlier disclosure fires its
+label at its own turn, once, and does not fire labels on a later unrelated turn by itself.
 
 - **confirm** ``confirm_T_f`` when ``s_j`` reaches the post threshold moved by ``confirm_shift``
   on the logit scale, unless the clinical rules applied to everything raised so far drop it;
@@ -64,7 +65,7 @@ class EncoderDialogueSettings:
     decay : float, default=0.7
         Share of the context kept per message, in [0, 1).
     context_weight : float, default=0.3
-        How far the context may lift a turn's score towards it, in [0, 1).
+        Discount of the context's evidence when joined with the current turn's, in [0, 1).
     confirm_shift : float, default=0.5
         Added to the logit of each post threshold to get the confirm threshold (positive: stricter).
     alert_threshold : float, default=0.6
@@ -305,9 +306,10 @@ class EncoderTurnDetector:
         return q
 
     def combined(self, context: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """``s = q + context_weight * max(0, c - q)`` with ``q = evidence(p)``."""
+        """``s = 1 - (1 - q) (1 - context_weight * c)`` with ``q = evidence(p)``: the current turn's
+        evidence, joined (noisy-or) with the earlier turns' evidence discounted by ``context_weight``."""
         q = self.evidence(p)
-        return q + self.settings.context_weight * np.maximum(0.0, context - q)
+        return 1.0 - (1.0 - q) * (1.0 - self.settings.context_weight * context)
 
     def scores(self, context: np.ndarray, p: np.ndarray) -> dict[str, float]:
         """The 16 dialogue label scores.
