@@ -44,7 +44,14 @@ import numpy as np
 
 from cradle.data import Dialogue, Prediction, Status, Turn
 from cradle.detectors.local.detector import EncoderDetector, default_model_path
-from cradle.detectors.local_dialogue import _logit, _text_problem, raise_new_labels
+from cradle.detectors.local_dialogue import (
+    SETTINGS_NAME,
+    ConfirmTurnDetector,
+    _logit,
+    _text_problem,
+    raise_new_labels,
+    read_settings_file,
+)
 from cradle.labels import DIALOGUE_LABELS, PostLabel, TimeFrame, post_to_confirm
 
 __all__ = ["ENCODER_DIALOGUE_FORMAT", "EncoderDialogueSettings", "EncoderTurnState", "EncoderTurnDetector"]
@@ -131,20 +138,13 @@ class EncoderDialogueSettings:
     @classmethod
     def load(cls, folder: str | Path) -> EncoderDialogueSettings:
         """The ``dialogue.json`` of a model folder, or the defaults when there is none."""
-        path = Path(folder) / "dialogue.json"
-        if not path.is_file():
-            return cls()
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read {path}: {exc}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path} must hold one JSON object")
-        return cls.from_dict(data, str(path))
+        path = Path(folder) / SETTINGS_NAME
+        data = read_settings_file(path)
+        return cls() if data is None else cls.from_dict(data, str(path))
 
     def save(self, folder: str | Path) -> Path:
         """Write ``dialogue.json`` into ``folder``."""
-        path = Path(folder) / "dialogue.json"
+        path = Path(folder) / SETTINGS_NAME
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
         return path
 
@@ -169,7 +169,7 @@ class EncoderTurnState:
         return {"format": _STATE_FORMAT, "context": [float(x) for x in self.context], "raised": list(self.raised)}
 
 
-class EncoderTurnDetector:
+class EncoderTurnDetector(ConfirmTurnDetector):
     """Alert-Confirm labels for user turns, from the encoder post detector.
 
     Satisfies :class:`cradle.detectors.TurnDetector` and the monitor's incremental interface
@@ -213,19 +213,6 @@ class EncoderTurnDetector:
 
     def __repr__(self) -> str:
         return f"EncoderTurnDetector({self.spec!r}, {self.settings!r})"
-
-    @property
-    def confirm_thresholds(self) -> dict[str, float]:
-        """The score each confirm label must reach."""
-        return {c: float(t) for c, t in zip(self._confirm, self._thresholds, strict=True)}
-
-    def describe(self, kind: str = "turn") -> dict[str, Any]:
-        """What a run manifest records (compared when a run resumes)."""
-        return {
-            "spec": self.spec,
-            "dialogue_settings": {k: v for k, v in self.settings.to_dict().items() if k != "meta"},
-            "history_window": self.history_window,
-        }
 
     # -- incremental interface ----------------------------------------------------------------
 

@@ -70,6 +70,25 @@ _ORDER = {x.value: k for k, x in enumerate(DIALOGUE_LABELS)}
 _POST_OF_CONFIRM = {post_to_confirm(x).value: x.value for x in PostLabel if post_to_confirm(x) is not None}  # type: ignore[union-attr]
 
 
+def read_settings_file(path: Path) -> dict[str, Any] | None:
+    """The JSON object of a ``dialogue.json``, or ``None`` when there is no such file.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it cannot be read or does not hold one JSON object.
+    """
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold one JSON object")
+    return data
+
+
 @dataclass(frozen=True)
 class DialogueSettings:
     """The few numbers that turn per-turn post scores into Alert-Confirm labels.
@@ -163,15 +182,8 @@ class DialogueSettings:
             When the file exists but cannot be read as settings.
         """
         path = Path(folder) / SETTINGS_NAME
-        if not path.is_file():
-            return DEFAULT_SETTINGS
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read {path}: {exc}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path} must hold one JSON object")
-        return cls.from_dict(data, str(path))
+        data = read_settings_file(path)
+        return DEFAULT_SETTINGS if data is None else cls.from_dict(data, str(path))
 
     def save(self, folder: str | Path) -> Path:
         """Write ``dialogue.json`` into ``folder`` and return its path."""
@@ -298,7 +310,34 @@ def raise_new_labels(
     return Prediction(labels=tuple(new), status=Status.OK, scores={k: round(v, 6) for k, v in scores.items()})
 
 
-class LocalTurnDetector:
+class ConfirmTurnDetector:
+    """What the two local turn detectors share: confirm thresholds and the manifest record.
+
+    Subclasses set ``spec``, ``settings``, ``history_window``, ``_confirm`` (the confirm labels)
+    and ``_thresholds`` (their thresholds, in the same order).
+    """
+
+    spec: str
+    settings: Any
+    history_window: int | None
+    _confirm: list[str]
+    _thresholds: np.ndarray
+
+    @property
+    def confirm_thresholds(self) -> dict[str, float]:
+        """The score each confirm label must reach, by label."""
+        return {c: float(t) for c, t in zip(self._confirm, self._thresholds, strict=True)}
+
+    def describe(self, kind: str = "turn") -> dict[str, Any]:
+        """What a run manifest records about this detector (compared when a run resumes)."""
+        return {
+            "spec": self.spec,
+            "dialogue_settings": {k: v for k, v in self.settings.to_dict().items() if k != "meta"},
+            "history_window": self.history_window,
+        }
+
+
+class LocalTurnDetector(ConfirmTurnDetector):
     """Alert-Confirm labels for the user turns of a dialogue, from the local post model.
 
     Satisfies :class:`cradle.detectors.TurnDetector` and the incremental interface of the
@@ -353,19 +392,6 @@ class LocalTurnDetector:
 
     def __repr__(self) -> str:
         return f"LocalTurnDetector({self.spec!r}, {self.settings!r}, history_window={self.history_window})"
-
-    @property
-    def confirm_thresholds(self) -> dict[str, float]:
-        """The score each confirm label must reach, by label."""
-        return {c: float(t) for c, t in zip(self._confirm, self._thresholds, strict=True)}
-
-    def describe(self, kind: str = "turn") -> dict[str, Any]:
-        """What a run manifest records about this detector (compared when a run resumes)."""
-        return {
-            "spec": self.spec,
-            "dialogue_settings": {k: v for k, v in self.settings.to_dict().items() if k != "meta"},
-            "history_window": self.history_window,
-        }
 
     # -- incremental interface ----------------------------------------------------------------
 

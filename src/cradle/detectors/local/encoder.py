@@ -187,9 +187,7 @@ class EncoderModel:
         ids, owner = self.chunks(texts)
         p = self.calibrate(self.chunk_logits(ids))
         crisis = np.array([lab != "no_crisis" for lab in self.labels])
-        out = np.zeros((len(texts), len(self.labels)))
-        out[:, crisis] = 0.0
-        out[:, ~crisis] = 1.0
+        out = np.where(crisis, 0.0, 1.0) * np.ones((len(texts), 1))  # identities of max and min over chunks
         np.maximum.at(out, (owner[:, None], np.flatnonzero(crisis)[None, :]), p[:, crisis])
         np.minimum.at(out, (owner[:, None], np.flatnonzero(~crisis)[None, :]), p[:, ~crisis])
         return out
