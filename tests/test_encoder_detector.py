@@ -266,3 +266,67 @@ def test_cascade_screens_quiet_texts_and_keeps_the_rest(trained):
     assert any(lv < cut for lv in levels) and any(lv >= cut for lv in levels)
     # level 0 sends everything to the encoder
     assert [p.labels for p in EncoderDetector(model, "enc", screen=screen, screen_level=0.0).predict(texts)] == [p.labels for p in ref]
+
+
+LONG_ROWS = [
+    ("ptsd", "Work has been slow and I spend most evenings alone with my cat. I try to go running on weekends. "
+             "When I was nine my stepdad used to beat me with a belt. I still have nightmares about the hallway. "
+             "My therapist says it will take time and I believe her most days."),
+    ("depression", "I moved cities last spring for a job that turned out to be boring. The rent is high and the flat is small. "
+                   "Some nights I wish I could just not wake up. Then morning comes and I make coffee and go in anyway. "
+                   "Nobody at work knows any of this."),
+    ("teaching", "Our school changed the timetable again this term and nobody told the staff until the day before. "
+                 "The new exam schedule is killing me, I swear. I have ninety papers to mark by Friday and two classes to cover. "
+                 "Does anyone have tips for marking faster without losing quality?"),
+    ("divorce", "The papers were signed in March after two years of back and forth over the house. "
+                "My ex husband used to hit me when he drank and he controlled all of the money. "
+                "I am finally living on my own with the kids and things are calmer."),
+]
+
+
+def test_short_text_round_keeps_every_excerpt_in_its_parents_split(tmp_path):
+    """build_real_excerpts.py on a first-round corpus, then the vote: excerpts never change split."""
+    rmhd = tmp_path / "ct_data" / "datasets" / "reddit_27_subreddits"
+    rmhd.mkdir(parents=True)
+    with (rmhd / "rmhd_27subreddits_260posts_test.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["", "subreddit", "author", "date", "post"])
+        for i, (sub, text) in enumerate(LONG_ROWS * 3):  # 12 posts, so that every split gets some
+            w.writerow([i, sub, f"user{i}", "2019/01/01", f"{text} (post {i})"])
+    goemo = tmp_path / "goemotions.tsv"
+    goemo.write_text("honestly I want to die after that game, worst loss ever\t27\tc1\nnice weather for a walk today\t1\tc2\n", encoding="utf-8")
+    corpus = tmp_path / "real"
+    pool = runpy.run_path(str(ROOT / "scripts" / "build_real_pool.py"))
+    assert pool["main"](["--rmhd", str(tmp_path / "ct_data"), "--out", str(corpus), "--shard-size", "20", "--external", str(tmp_path / "none")]) == 0
+
+    def vote(folder: Path) -> None:
+        for a in ("a", "b", "c"):
+            (folder / "votes" / a).mkdir(parents=True, exist_ok=True)
+            for s in sorted((folder / "shards").glob("shard-*.jsonl")):
+                rows = [json.loads(x) for x in s.read_text().splitlines()]
+                (folder / "votes" / a / s.name).write_text("".join(json.dumps({"id": r["id"], "labels": ["no_crisis"]}) + "\n" for r in rows))
+
+    vote(corpus)
+    build = runpy.run_path(str(ROOT / "scripts" / "build_real_corpus.py"))
+    assert build["main"](["--corpus", str(corpus)]) == 0
+    short = corpus / "short"
+    excerpts = runpy.run_path(str(ROOT / "scripts" / "build_real_excerpts.py"))
+    assert excerpts["main"](["--corpus", str(corpus), "--goemotions", str(goemo), "--out", str(short), "--shard-size", "50"]) == 0
+    parents = {json.loads(x)["id"]: json.loads(x) for x in (corpus / "provenance.jsonl").read_text().splitlines()}
+    texts = {json.loads(x)["id"]: json.loads(x)["text"] for x in (corpus / "pool.jsonl").read_text().splitlines()}
+    records = [json.loads(x) for x in (short / "pool.jsonl").read_text().splitlines()]
+    kinds = {r["kind"] for r in records}
+    assert kinds == {"excerpt", "comment"}
+    for r in records:
+        assert 5 <= len(r["text"].split()) <= 40
+        if r["kind"] == "excerpt":
+            assert r["text"] in texts[r["parent"]] and r["split"] == parents[r["parent"]]["split"]
+    assert "nice weather" not in " ".join(r["text"] for r in records)  # comments need a crisis cue
+    shard_rows = [json.loads(x) for s in sorted((short / "shards").glob("*.jsonl")) for x in s.read_text().splitlines()]
+    assert all(set(r) == {"id", "text"} for r in shard_rows) and len(shard_rows) == len(records)
+    vote(short)
+    assert build["main"](["--corpus", str(short)]) == 0
+    prov = [json.loads(x) for x in (short / "provenance.jsonl").read_text().splitlines()]
+    split_of = {r["id"]: r["split"] for r in records}
+    assert all(p["split"] == split_of[p["id"]] for p in prov)
+    assert all(p["parent"] == next(r["parent"] for r in records if r["id"] == p["id"]) for p in prov)

@@ -8,10 +8,11 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpcore
 import httpx
 import pytest
 
-from cradle.detectors.transport import _PacedBackend, _QuickAckStream, async_transport
+from cradle.detectors.transport import _announced_body, _PacedBackend, _QuickAckStream, async_transport
 
 
 def stdlib_server(http11: bool) -> ThreadingHTTPServer:
@@ -81,3 +82,57 @@ def test_llm_detector_clients_use_it():
         assert isinstance(client._transport._pool._network_backend, _PacedBackend)
     finally:
         asyncio.run(client.aclose())
+
+
+class _RecordingStream(httpcore.AsyncNetworkStream):
+    """An in-memory stream that records every write (what the socket would be asked to send)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return b""
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.writes.append(buffer)
+
+    async def aclose(self) -> None:
+        return None
+
+    def get_extra_info(self, info: str) -> object:
+        return None
+
+
+def test_a_request_head_goes_out_with_its_body_in_one_send():
+    inner = _RecordingStream()
+    stream = _QuickAckStream(inner)
+    head = b"POST /v1/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n"
+
+    async def main() -> None:
+        await stream.write(head)
+        assert inner.writes == []  # held until the body comes
+        await stream.write(b'{"a":1}')
+        await stream.write(b"")  # httpcore's end-of-message
+        get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        await stream.write(get)  # no body announced: sent at once
+        assert inner.writes == [head + b'{"a":1}', get]
+        await stream.write(head)
+        await stream.read(10)  # a read never waits behind a held head
+        assert inner.writes[-1] == head
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("head", "body"),
+    [
+        (b"POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n", True),
+        (b"POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n", False),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", True),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", False),
+        (b"POST / HTTP/1.1\r\nContent-Length: 12\r\n", False),  # not a complete head
+        (b'{"content-length": 5}\r\n\r\n', False),
+    ],
+)
+def test_announced_body(head, body):
+    assert _announced_body(head) is body

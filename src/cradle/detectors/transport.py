@@ -1,4 +1,4 @@
-"""The HTTP transport of the API detectors: httpx, with two changes for servers we do not control.
+"""The HTTP transport of the API detectors: httpx, with three changes for servers we do not control.
 
 Measured against an independent threaded loopback server (``benchmarks/runner_limit.py
 --server threaded``), two things cost a run far more than the client's own work:
@@ -13,6 +13,8 @@ Measured against an independent threaded loopback server (``benchmarks/runner_li
   retransmission, or the connection breaks. The transport starts connections at least
   :data:`CONNECT_SPACING` seconds apart: at most 32 ms once for a pool of 16 kept-alive
   connections, and enough for a one-connection-per-request (HTTP/1.0) server to keep up.
+- **A request in two sends.** httpcore sends a request's head and body with two writes; the
+  stream holds a head that announces a body and sends both at once (one wake-up of the server).
 
 Everything else (pooling, keep-alive, timeouts, TLS, proxies from the environment) is httpx's.
 When the installed httpx/httpcore do not have the expected layout, the plain transport is used.
@@ -34,11 +36,32 @@ CONNECT_SPACING = 0.002
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
+def _announced_body(head: bytes) -> bool:
+    """Whether ``head`` is a complete HTTP/1.1 request head that announces a body to follow."""
+    if not head.endswith(b"\r\n\r\n"):
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return value.strip() not in (b"", b"0")
+        if name.strip().lower() == b"transfer-encoding":
+            return True
+    return False
+
+
 class _QuickAckStream(httpcore.AsyncNetworkStream):
-    """A network stream that acknowledges what it reads at once (Linux ``TCP_QUICKACK``)."""
+    """A network stream that acknowledges what it reads at once (Linux ``TCP_QUICKACK``) and
+    sends a request's head together with its body.
+
+    httpcore writes a request's head and its body in two ``send`` calls: two wake-ups of the
+    server and, against a server that reads the head before it asks for the body, two round trips
+    through its loop (measured: 2 sends of 0.6 ms each per request on a loaded 2-core machine).
+    A head that announces a body is held until the body's first write, and both go out in one.
+    """
 
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
+        self._held = b""
         sock = inner.get_extra_info("socket")  # asyncio hands out a TransportSocket, not a socket.socket
         self._sock = sock if callable(getattr(sock, "setsockopt", None)) else None
 
@@ -52,15 +75,25 @@ class _QuickAckStream(httpcore.AsyncNetworkStream):
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         # the option is not sticky: set it before the read (for segments already queued)
         # and after it (for the rest of this answer)
+        if self._held:  # never wait for an answer to a request not sent in full
+            held, self._held = self._held, b""
+            await self._inner.write(held, timeout)
         self._quickack()
         data = await self._inner.read(max_bytes, timeout)
         self._quickack()
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return  # httpcore writes an empty end-of-message; nothing to hold or send
+        if not self._held and _announced_body(buffer):
+            self._held = buffer
+            return
+        buffer, self._held = self._held + buffer, b""
         await self._inner.write(buffer, timeout)
 
     async def aclose(self) -> None:
+        self._held = b""
         await self._inner.aclose()
 
     async def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
