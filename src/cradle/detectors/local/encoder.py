@@ -135,7 +135,7 @@ class EncoderModel:
                 f"this package reads {ENCODER_FORMAT!r} version {ENCODER_FORMAT_VERSION}"
             )
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401  (opened by _open_session)
             from tokenizers import Tokenizer
         except ImportError as exc:  # pragma: no cover - both are core dependencies
             raise ModelFormatError(f"the encoder detector needs onnxruntime and tokenizers ({exc.name} is missing): pip install onnxruntime tokenizers") from None
