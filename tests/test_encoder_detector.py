@@ -125,6 +125,20 @@ def test_long_text_is_chunked_and_pooled(trained):
     assert np.isclose(pooled[0, -1], p_chunks[owner == 0][:, -1].min())
 
 
+def test_scores_do_not_depend_on_threads_or_batch_company(trained):
+    """Several chunks go to one single-threaded session per core; scores equal the one-by-one ones."""
+    from cradle.detectors.local.encoder import EncoderModel
+
+    texts = [s for s, _ in SENTENCES] * 3 + [" ".join(s for s, _ in SENTENCES)]
+    one = EncoderModel.load(trained[0], threads=1)
+    three = EncoderModel.load(trained[0], threads=3)
+    together = three.predict_proba(texts)
+    assert len(three._workers) == 3 and one._workers == []
+    alone = np.vstack([one.predict_proba([t]) for t in texts])
+    assert np.array_equal(together, alone)
+    assert np.array_equal(one.predict_proba(texts), alone)
+
+
 def test_bad_texts_get_a_status(trained):
     det = LocalDetector.load(str(trained[0]))
     empty, huge, fine = det.predict(["  ", "x" * 100_001, "hello there"])

@@ -48,6 +48,18 @@ def is_encoder_folder(path: str | Path) -> bool:
         return False
 
 
+#: Most single-threaded sessions one model opens (each holds its own copy of the weights).
+MAX_WORKER_SESSIONS = 8
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (the affinity mask where the OS has one, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _open_session(path: Path, threads: int) -> Any:
     import onnxruntime as ort
 
@@ -85,8 +97,8 @@ class EncoderModel:
         Everything else in ``model.json``.
     threads : int
         Cores to use. One chunk runs on a session with ``threads`` intra-op threads; several
-        chunks are spread over ``threads`` single-threaded sessions, one per core, opened at the
-        first such call (measured on 2 cores: 1.5x the throughput of one two-threaded session,
+        chunks are spread over single-threaded sessions, one per core (at most
+        :data:`MAX_WORKER_SESSIONS`), opened at the first such call (measured on 2 cores: 1.5x the throughput of one two-threaded session,
         see ``benchmarks/local_speed.py``). Scores are the same either way: one chunk per call,
         and ONNX Runtime gives bit-identical outputs for any thread count.
     """
@@ -139,7 +151,7 @@ class EncoderModel:
             from tokenizers import Tokenizer
         except ImportError as exc:  # pragma: no cover - both are core dependencies
             raise ModelFormatError(f"the encoder detector needs onnxruntime and tokenizers ({exc.name} is missing): pip install onnxruntime tokenizers") from None
-        n = max(1, threads or int(os.environ.get("CRADLE_THREADS", "0") or 0) or (os.cpu_count() or 1))
+        n = max(1, threads or int(os.environ.get("CRADLE_THREADS", "0") or 0) or _usable_cores())
         session = _open_session(path / "model.onnx", n)
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         labels = list(meta["labels"])
@@ -200,10 +212,11 @@ class EncoderModel:
         return out
 
     def _worker_sessions(self) -> list[Any]:
-        """``threads`` single-threaded sessions of the same graph (opened once, on first use)."""
+        """Single-threaded sessions of the same graph, one per core up to :data:`MAX_WORKER_SESSIONS`
+        (opened once, on first use)."""
         with self._workers_lock:
             if not self._workers:
-                self._workers = [_open_session(self.folder / "model.onnx", 1) for _ in range(self.threads)]
+                self._workers = [_open_session(self.folder / "model.onnx", 1) for _ in range(min(self.threads, MAX_WORKER_SESSIONS))]
             return self._workers
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
