@@ -23,8 +23,11 @@ label at its own turn, once, and does not fire labels on a later unrelated turn 
 - **confirm** ``confirm_T_f`` when ``s_j`` reaches the post threshold moved by ``confirm_shift``
   on the logit scale, unless the clinical rules applied to everything raised so far drop it;
 - **alert** ``alert_f``, before any confirm and at most once, at a turn with no confirm where
-  the crisis level (the ``no_crisis`` slot of ``s``) reaches
-  ``alert_threshold`` (``alert_f`` takes the time frame with the larger crisis mass).
+  the alert level reaches ``alert_threshold`` (``alert_f`` takes the time frame with the larger
+  crisis mass). The alert level is the current turn's probability of a warning sign from the
+  **warning model** (``alert/`` in the model folder: a small TF-IDF model trained on real
+  sentences annotated warning / explicit / none, :mod:`cradle.pipelines.training.train_alert`);
+  a model folder without one falls back to the crisis level (the ``no_crisis`` slot of ``s``).
 
 Each label is raised at most once per dialogue. The state is the context vector, the gap and
 the labels raised: no text. Settings live in ``dialogue.json`` beside the model, written by
@@ -44,6 +47,7 @@ import numpy as np
 
 from cradle.data import Dialogue, Prediction, Status, Turn
 from cradle.detectors.local.detector import EncoderDetector, default_model_path
+from cradle.detectors.local.model import LocalModel
 from cradle.detectors.local_dialogue import (
     SETTINGS_NAME,
     ConfirmTurnDetector,
@@ -54,7 +58,10 @@ from cradle.detectors.local_dialogue import (
 )
 from cradle.labels import DIALOGUE_LABELS, PostLabel, TimeFrame, post_to_confirm
 
-__all__ = ["ENCODER_DIALOGUE_FORMAT", "EncoderDialogueSettings", "EncoderTurnState", "EncoderTurnDetector"]
+__all__ = ["ALERT_FOLDER", "ENCODER_DIALOGUE_FORMAT", "EncoderDialogueSettings", "EncoderTurnState", "EncoderTurnDetector"]
+
+#: Sub-folder of an encoder model folder that holds its warning-sign model (a local model folder).
+ALERT_FOLDER = "alert"
 
 ENCODER_DIALOGUE_FORMAT = "cradle-encoder-dialogue"
 _VERSION = 1
@@ -76,7 +83,8 @@ class EncoderDialogueSettings:
     confirm_shift : float, default=0.5
         Added to the logit of each post threshold to get the confirm threshold (positive: stricter).
     alert_threshold : float, default=0.6
-        Crisis probability ``1 - s_no_crisis`` that raises an alert, in (0, 1]; 1 never raises one.
+        Alert level that raises an alert, in (0, 1]; 1 never raises one. The level is the warning
+        model's probability where the model folder has one, else the crisis level ``1 - s_no_crisis``.
     meta : dict
         Provenance written by the tuning script; not compared.
 
@@ -183,6 +191,9 @@ class EncoderTurnDetector(ConfirmTurnDetector):
     history_window : int, optional
         Accepted for interface compatibility; the context is already a fixed-size summary, so a
         window changes nothing but is recorded in :meth:`describe`.
+    warning_model : LocalModel, None or "auto", default="auto"
+        The warning-sign model behind alerts; ``"auto"`` reads ``alert/`` of the detector's model
+        folder when it exists, ``None`` uses the crisis level instead.
 
     Examples
     --------
@@ -195,12 +206,25 @@ class EncoderTurnDetector(ConfirmTurnDetector):
     [(), ('confirm_SH_ongoing',)]
     """
 
-    def __init__(self, detector: EncoderDetector, settings: EncoderDialogueSettings | None = None, *, history_window: int | None = None) -> None:
+    def __init__(
+        self,
+        detector: EncoderDetector,
+        settings: EncoderDialogueSettings | None = None,
+        *,
+        history_window: int | None = None,
+        warning_model: LocalModel | None | str = "auto",
+    ) -> None:
         self.detector = detector
         self.spec = detector.spec
         self.history_window = history_window
         folder = getattr(detector.model, "folder", None) or default_model_path()
         self.settings = settings if settings is not None else EncoderDialogueSettings.load(folder)
+        if isinstance(warning_model, str):
+            if warning_model != "auto":
+                raise ValueError(f"warning_model must be a LocalModel, None or 'auto', not {warning_model!r}")
+            alert_dir = Path(folder) / ALERT_FOLDER
+            warning_model = LocalModel.load(alert_dir) if (alert_dir / "model.json").is_file() else None
+        self.warning_model = warning_model
         labels = list(detector.labels)
         self._labels = labels
         self._nc = labels.index(PostLabel.NO_CRISIS.value)
@@ -213,6 +237,13 @@ class EncoderTurnDetector(ConfirmTurnDetector):
 
     def __repr__(self) -> str:
         return f"EncoderTurnDetector({self.spec!r}, {self.settings!r})"
+
+    def describe(self, kind: str = "turn") -> dict[str, Any]:
+        """What a run manifest records (compared on resume), the warning model included."""
+        out = super().describe(kind)
+        m = self.warning_model
+        out["warning_model"] = None if m is None else {"created": m.meta.get("created"), "n_texts": m.meta.get("training", {}).get("n_texts")}
+        return out
 
     # -- incremental interface ----------------------------------------------------------------
 
@@ -246,7 +277,15 @@ class EncoderTurnDetector(ConfirmTurnDetector):
         """Calibrated post-label probabilities of one user turn on its own."""
         return self.detector.predict_proba([text])[0]
 
-    def step(self, state: EncoderTurnState, turn: Turn, proba: np.ndarray | None = None) -> Prediction | None:
+    def warning_proba(self, texts: list[str]) -> np.ndarray | None:
+        """The warning model's probability for each text, or ``None`` without a warning model."""
+        if self.warning_model is None:
+            return None
+        return self.warning_model.predict_proba(list(texts))[:, 0] if texts else np.zeros(0)
+
+    def step(
+        self, state: EncoderTurnState, turn: Turn, proba: np.ndarray | None = None, warning: float | None = None
+    ) -> Prediction | None:
         """Advance ``state`` by one turn (in place).
 
         Parameters
@@ -255,6 +294,9 @@ class EncoderTurnDetector(ConfirmTurnDetector):
         turn : Turn
         proba : ndarray, optional
             The turn's :meth:`turn_proba`, when the caller has it already (tuning reuses them).
+        warning : float, optional
+            The turn's :meth:`warning_proba`, likewise (computed here when there is a warning
+            model and it is not given).
 
         Returns
         -------
@@ -269,7 +311,9 @@ class EncoderTurnDetector(ConfirmTurnDetector):
         if problem:
             return Prediction(status=Status.INVALID, reason=problem)
         p = self.turn_proba(turn.text) if proba is None else np.asarray(proba, dtype=float)
-        pred = self.decide(state, p)
+        if warning is None and self.warning_model is not None:
+            warning = float(self.warning_proba([turn.text])[0])  # type: ignore[index]
+        pred = self.decide(state, p, warning)
         state.context = np.maximum(self.settings.decay * state.context, self.evidence(p))
         return pred
 
@@ -277,10 +321,12 @@ class EncoderTurnDetector(ConfirmTurnDetector):
         """One prediction per user turn, each from the turns up to it (ids ``"<dialogue>:<turn>"``)."""
         users = [t for t in dialogue.turns if t.is_user and not _text_problem(t.text)]
         probas = dict(zip((t.turn_id for t in users), self.detector.predict_proba([t.text for t in users]) if users else []))
+        warn = self.warning_proba([t.text for t in users])
+        warnings = {} if warn is None else dict(zip((t.turn_id for t in users), (float(w) for w in warn)))
         state = self.start()
         out: list[Prediction] = []
         for turn in dialogue.turns:
-            pred = self.step(state, turn, probas.get(turn.turn_id))
+            pred = self.step(state, turn, probas.get(turn.turn_id), warnings.get(turn.turn_id))
             if pred is not None:
                 out.append(pred.with_id(dialogue.item_id(turn)))
         return out
@@ -298,23 +344,26 @@ class EncoderTurnDetector(ConfirmTurnDetector):
         q = self.evidence(p)
         return 1.0 - (1.0 - q) * (1.0 - self.settings.context_weight * context)
 
-    def scores(self, context: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    def scores(self, context: np.ndarray, p: np.ndarray, warning: float | None = None) -> dict[str, float]:
         """The 16 dialogue label scores.
 
         A confirm label scores its post label's ``s_j``; ``alert_ongoing`` and ``alert_past``
-        split the crisis level ``s`` of the ``no_crisis`` slot by the crisis mass of each frame.
+        split the alert level by the crisis mass of each frame. The alert level is ``warning``
+        (the warning model's probability for this turn) when given, else the crisis level
+        ``s`` of the ``no_crisis`` slot.
         """
         s = self.combined(context, p)
         crisis = s[self._crisis]
-        level = float(s[self._nc])
+        level = float(s[self._nc]) if warning is None else float(warning)
         mass_now, mass_past = float(crisis[self._ongoing].sum()), float(crisis[~self._ongoing].sum())
         share_now = mass_now / (mass_now + mass_past) if mass_now + mass_past > 0 else 0.5
         out = {"alert_ongoing": level * share_now, "alert_past": level * (1.0 - share_now)}
         out.update({c: float(x) for c, x in zip(self._confirm, crisis, strict=True)})
         return {x.value: out[x.value] for x in DIALOGUE_LABELS}
 
-    def decide(self, state: EncoderTurnState, p: np.ndarray) -> Prediction:
-        """Labels newly raised at a user turn with probabilities ``p`` (updates ``state.raised``)."""
-        scores = self.scores(state.context, p)
+    def decide(self, state: EncoderTurnState, p: np.ndarray, warning: float | None = None) -> Prediction:
+        """Labels newly raised at a user turn with probabilities ``p`` and warning probability
+        ``warning`` (updates ``state.raised``)."""
+        scores = self.scores(state.context, p, warning)
         level = scores["alert_ongoing"] + scores["alert_past"]
         return raise_new_labels(state.raised, scores, self._thresholds, self._confirm, level, self.settings.alert_threshold)

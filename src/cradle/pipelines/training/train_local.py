@@ -157,6 +157,41 @@ class HeadFit:
     oof: np.ndarray
 
 
+def fit_features(texts: Sequence[str], s: TrainSettings) -> tuple[Any, list[TfidfBlock], np.ndarray, np.ndarray]:
+    """Fit the recipe's features on ``texts``: word (and char) TF-IDF blocks and standardised cues.
+
+    Returns
+    -------
+    x : scipy.sparse.csr_matrix of shape (n_texts, n_features)
+    blocks : list of TfidfBlock
+        The fitted vocabularies, in column order, as a :class:`LocalModel` reads them.
+    cue_mean, cue_scale : ndarray
+        Standardisation of the cue columns (``cue_scale`` includes ``1 / cue_weight``).
+    """
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    word = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=s.min_df, max_features=s.word_max_features, dtype=np.float64)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=s.min_df, max_features=s.char_max_features, dtype=np.float64)
+    xw = word.fit_transform(texts)
+    xc = char.fit_transform(texts) if s.use_chars else None
+    blocks_x = [xw] + ([xc] if xc is not None else [])
+    cue_mean = np.zeros(len(CUE_NAMES))
+    cue_scale = np.ones(len(CUE_NAMES))
+    if s.use_cues:
+        cues = np.vstack([cue_features(t) for t in texts])
+        cue_mean = cues.mean(axis=0)
+        std = cues.std(axis=0)
+        cue_scale = np.where(std > 0, std, 1.0) / s.cue_weight
+        blocks_x.append(sparse.csr_matrix((cues - cue_mean) / cue_scale))
+    x = sparse.hstack(blocks_x).tocsr()
+
+    blocks = [TfidfBlock("word", (1, 2), {t: int(i) for t, i in word.vocabulary_.items()}, word.idf_.copy(), 0)]
+    if xc is not None:
+        blocks.append(TfidfBlock("char_wb", (2, 5), {t: int(i) for t, i in char.vocabulary_.items()}, char.idf_.copy(), xw.shape[1]))
+    return x, blocks, cue_mean, cue_scale
+
+
 def fit_linear_heads(x: Any, y: np.ndarray, labels: list[str], s: TrainSettings, *, progress: Progress | None = None) -> HeadFit:
     """Fit the heads of the recipe (flat or factored) on any feature matrix.
 
@@ -251,9 +286,7 @@ def train_local_model(
     ValueError
         When a post has no labels or fewer than 10 posts are given.
     """
-    from scipy import sparse
     from sklearn import __version__ as sklearn_version
-    from sklearn.feature_extraction.text import TfidfVectorizer
     s = settings or TrainSettings()
     report = progress or (lambda step, frac: None)
     started = time.time()
@@ -267,29 +300,13 @@ def train_local_model(
     labels = [x.value for x in POST_LABELS]
 
     report("features", 0.0)
-    word = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=s.min_df, max_features=s.word_max_features, dtype=np.float64)
-    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=s.min_df, max_features=s.char_max_features, dtype=np.float64)
-    xw = word.fit_transform(texts)
-    xc = char.fit_transform(texts) if s.use_chars else None
-    blocks_x = [xw] + ([xc] if xc is not None else [])
-    cue_mean = np.zeros(len(CUE_NAMES))
-    cue_scale = np.ones(len(CUE_NAMES))
-    if s.use_cues:
-        cues = np.vstack([cue_features(t) for t in texts])
-        cue_mean = cues.mean(axis=0)
-        std = cues.std(axis=0)
-        cue_scale = np.where(std > 0, std, 1.0) / s.cue_weight
-        blocks_x.append(sparse.csr_matrix((cues - cue_mean) / cue_scale))
-    x = sparse.hstack(blocks_x).tocsr()
+    x, blocks, cue_mean, cue_scale = fit_features(texts, s)
 
     report("fitting", 0.0)
     fitted = fit_linear_heads(x, y, labels, s, progress=report)
     heads, coef, intercept, platt_a, platt_b, oof = fitted.heads, fitted.coef, fitted.intercept, fitted.platt_a, fitted.platt_b, fitted.oof
     n_labels = len(labels)
 
-    blocks = [TfidfBlock("word", (1, 2), {t: int(i) for t, i in word.vocabulary_.items()}, word.idf_.copy(), 0)]
-    if xc is not None:
-        blocks.append(TfidfBlock("char_wb", (2, 5), {t: int(i) for t, i in char.vocabulary_.items()}, char.idf_.copy(), xw.shape[1]))
     model = LocalModel(
         labels=labels,
         blocks=blocks,
