@@ -92,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         max_tokens=args.max_tokens, keep_layers=args.keep_layers, train_layers=args.train_layers, epochs=args.epochs, lr=args.lr, factored=not args.flat, quantize=not args.no_quantize,
         threads=args.threads,
     )
-    provenance = {"data": train_specs, "dev": dev_specs, "dev_fingerprint": [d.fingerprint for d in dev_sets]}
+    def rel(spec: str) -> str:  # provenance names files relative to the repository, not this machine
+        return str(Path(spec).resolve().relative_to(ROOT)) if Path(spec).exists() and Path(spec).resolve().is_relative_to(ROOT) else spec
+
+    provenance = {"data": [rel(x) for x in train_specs], "dev": [rel(x) for x in dev_specs], "dev_fingerprint": [d.fingerprint for d in dev_sets]}
     t0 = time.time()
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("train", total=1.0)

@@ -33,6 +33,12 @@ SHORT = ROOT / "corpus" / "real" / "short" / "splits"
 OUT = ROOT / "src" / "cradle" / "resources" / "models" / "default" / "alert"
 
 
+def rel(path: Path) -> str:
+    """A path relative to the repository when it is inside it (provenance must not name this machine)."""
+    p = path.resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(path)
+
+
 def warning_rows(path: Path) -> tuple[list[str], list[bool]]:
     rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
     return [r["text"] for r in rows], [r["answer"] != "none" for r in rows]
@@ -72,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     st, sy = short_crisis(args.short / "dev.csv")
     model = train_warning_model(
         texts, targets, dev_texts=dev_texts + st, dev_targets=dev_targets + sy,
-        provenance={"data": [str(args.warning / "train.jsonl"), str(args.short / "train.csv"), args.dialogues],
-                    "dev": [str(args.warning / "dev.jsonl"), str(args.short / "dev.csv")]},
+        provenance={"data": [rel(args.warning / "train.jsonl"), rel(args.short / "train.csv"), args.dialogues],
+                    "dev": [rel(args.warning / "dev.jsonl"), rel(args.short / "dev.csv")]},
     )  # fmt: skip
     model.save(args.out)
     print(json.dumps({"out": str(args.out), "train": model.meta["training"], "dev": model.meta["dev"], "C": model.meta.get("C_by_dev_average_precision")}, indent=1))

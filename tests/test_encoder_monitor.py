@@ -102,12 +102,55 @@ def test_alert_comes_before_confirm_and_once(turns):
     assert state.raised == ["alert_ongoing", "confirm_DV_ongoing"]
 
 
+def test_alert_level_crisis_or_highest_label(turns):
+    """One turn whose top label (below its confirm threshold) is above the alert threshold and
+    whose crisis level is below it: only ``max_label`` alerts."""
+    shift0 = EncoderTurnDetector(turns.detector, EncoderDialogueSettings(confirm_shift=0.0))
+    th = shift0.confirm_thresholds["confirm_SI_passive_ongoing"]
+    top = th * 0.95
+    p = _probas(turns, suicideideation_passive_ongoing=top)
+    p[turns._nc] = 1.0 - (top - 0.1)  # crisis level 0.1 below the top label
+    for level, expect in (("crisis", ()), ("max_label", ("alert_ongoing",))):
+        s = EncoderDialogueSettings(decay=0.5, context_weight=0.0, confirm_shift=0.0, alert_threshold=top - 0.05, alert_level=level)
+        det = EncoderTurnDetector(turns.detector, s)
+        assert det.step(det.start(), Turn(0, "user", "x"), p).labels == expect, level
+
+
+def test_warning_model_raises_the_alert_at_the_warning_turn(turns, tmp_path):
+    from cradle.pipelines.training.train_alert import train_warning_model
+
+    signs = ["I can't keep doing this anymore", "what's the point of any of it", "I don't feel safe at home tonight",
+             "I'm scared I'll do something stupid", "nobody would even notice if I was gone", "the urges are back again"]
+    plain = ["I made pasta for dinner", "the bus was late again", "work was busy today", "we watched a film last night",
+             "my sister visits on sunday", "the weather turned cold"]
+    model = train_warning_model(signs * 3 + plain * 3, [True] * 18 + [False] * 18)
+    s = EncoderDialogueSettings(decay=0.5, context_weight=0.2, confirm_shift=0.0, alert_threshold=0.5, alert_level="warning_model")
+    det = EncoderTurnDetector(turns.detector, s, warning_model=model)
+    d = dialogue("hi, got a minute?", "sure", "the weather turned cold", "mm", "I can't keep doing this anymore, what's the point", "I'm here")
+    assert raised(det, d) == [(4, ("alert_ongoing",))]
+    assert det.describe()["warning_model"]["n_texts"] == 36
+    bare = tmp_path / "model"
+    bare.mkdir()
+    for name in ("model.json", "model.onnx", "tokenizer.json"):
+        (bare / name).write_bytes((turns.detector.model.folder / name).read_bytes())
+    with pytest.raises(ValueError, match="holds none"):
+        EncoderTurnDetector(LocalDetector.load(str(bare)), s)  # asked for a warning model, but the folder has no alert/
+    with pytest.raises(ValueError, match="at least 10"):
+        train_warning_model(signs, [True] * 6)
+    with pytest.raises(ValueError, match="one class"):
+        train_warning_model(plain * 2, [False] * 12)
+
+
 def test_settings_round_trip_and_validation(tmp_path):
     s = EncoderDialogueSettings(decay=0.3, context_weight=0.2, confirm_shift=1.0, alert_threshold=0.7, meta={"x": 1})
     s.save(tmp_path)
     assert EncoderDialogueSettings.load(tmp_path) == s
     with pytest.raises(ValueError, match="context_weight must be in"):
         EncoderDialogueSettings(context_weight=1.0)
+    with pytest.raises(ValueError, match="alert_level must be one of crisis, max_label, warning_model"):
+        EncoderDialogueSettings(alert_level="vibes")
+    old = {k: v for k, v in s.to_dict().items() if k != "alert_level"}  # written before the field existed
+    assert EncoderDialogueSettings.from_dict(old).alert_level == "crisis"
     (tmp_path / "dialogue.json").write_text(json.dumps({"format": "cradle-local-dialogue", "format_version": 1}))
     with pytest.raises(ValueError, match="this package reads 'cradle-encoder-dialogue'"):
         EncoderDialogueSettings.load(tmp_path)

@@ -24,14 +24,15 @@ label at its own turn, once, and does not fire labels on a later unrelated turn 
   on the logit scale, unless the clinical rules applied to everything raised so far drop it;
 - **alert** ``alert_f``, before any confirm and at most once, at a turn with no confirm where
   the alert level reaches ``alert_threshold`` (``alert_f`` takes the time frame with the larger
-  crisis mass). The alert level is the current turn's probability of a warning sign from the
-  **warning model** (``alert/`` in the model folder: a small TF-IDF model trained on real
-  sentences annotated warning / explicit / none, :mod:`cradle.pipelines.training.train_alert`);
-  a model folder without one falls back to the crisis level (the ``no_crisis`` slot of ``s``).
+  crisis mass). The alert level is chosen by ``alert_level`` (tuned with the rest): the
+  combined probability of some crisis (the ``no_crisis`` slot of ``s``), the highest combined
+  crisis-label score, or the current turn's probability from a **warning model** (``alert/``
+  in the model folder: a small TF-IDF model trained on real sentences annotated warning /
+  explicit / none, :mod:`cradle.pipelines.training.train_alert`).
 
 Each label is raised at most once per dialogue. The state is the context vector, the gap and
 the labels raised: no text. Settings live in ``dialogue.json`` beside the model, written by
-``scripts/tune_dialogue.py`` (tuned on dev splits only).
+``scripts/tune_encoder_dialogue.py`` (tuned on dev splits only).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ _VERSION = 1
 _STATE_FORMAT = "cradle-encoder-turn-state"
 _ORDER = {x.value: k for k, x in enumerate(DIALOGUE_LABELS)}
 _NUMBERS = ("decay", "context_weight", "confirm_shift", "alert_threshold")
+#: The choices of :attr:`EncoderDialogueSettings.alert_level`.
+ALERT_LEVELS = ("crisis", "max_label", "warning_model")
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,12 @@ class EncoderDialogueSettings:
     confirm_shift : float, default=0.5
         Added to the logit of each post threshold to get the confirm threshold (positive: stricter).
     alert_threshold : float, default=0.6
-        Alert level that raises an alert, in (0, 1]; 1 never raises one. The level is the warning
-        model's probability where the model folder has one, else the crisis level ``1 - s_no_crisis``.
+        Alert level that raises an alert, in (0, 1]; 1 never raises one.
+    alert_level : {"crisis", "max_label", "warning_model"}, default="crisis"
+        What the alert level is: ``"crisis"`` the combined probability of some crisis (the
+        ``no_crisis`` slot of ``s``), ``"max_label"`` the highest combined crisis-label score,
+        ``"warning_model"`` the current turn's probability from the warning-sign model in
+        ``alert/`` of the model folder.
     meta : dict
         Provenance written by the tuning script; not compared.
 
@@ -99,6 +106,7 @@ class EncoderDialogueSettings:
     context_weight: float = 0.3
     confirm_shift: float = 0.5
     alert_threshold: float = 0.6
+    alert_level: str = "crisis"
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +115,7 @@ class EncoderDialogueSettings:
             ("context_weight", 0.0 <= self.context_weight < 1.0, "in [0, 1)"),
             ("confirm_shift", math.isfinite(self.confirm_shift), "finite"),
             ("alert_threshold", 0.0 < self.alert_threshold <= 1.0, "in (0, 1]"),
+            ("alert_level", self.alert_level in ALERT_LEVELS, f"one of {', '.join(ALERT_LEVELS)}"),
         )
         for name, ok, rule in checks:
             if not ok:
@@ -138,8 +147,9 @@ class EncoderDialogueSettings:
                 values[name] = float(data[name])
             except (TypeError, ValueError):
                 raise ValueError(f"{source}: {name} must be a number, not {data[name]!r}") from None
+        level = data.get("alert_level", "crisis")  # files written before the field existed
         try:
-            return cls(**values, meta=dict(data.get("meta") or {}))
+            return cls(**values, alert_level=str(level), meta=dict(data.get("meta") or {}))
         except ValueError as exc:
             raise ValueError(f"{source}: {exc}") from None
 
@@ -191,9 +201,9 @@ class EncoderTurnDetector(ConfirmTurnDetector):
     history_window : int, optional
         Accepted for interface compatibility; the context is already a fixed-size summary, so a
         window changes nothing but is recorded in :meth:`describe`.
-    warning_model : LocalModel, None or "auto", default="auto"
-        The warning-sign model behind alerts; ``"auto"`` reads ``alert/`` of the detector's model
-        folder when it exists, ``None`` uses the crisis level instead.
+    warning_model : LocalModel, optional
+        The warning-sign model, for ``alert_level="warning_model"`` (default: read from
+        ``alert/`` of the detector's model folder when the settings ask for it).
 
     Examples
     --------
@@ -212,19 +222,19 @@ class EncoderTurnDetector(ConfirmTurnDetector):
         settings: EncoderDialogueSettings | None = None,
         *,
         history_window: int | None = None,
-        warning_model: LocalModel | None | str = "auto",
+        warning_model: LocalModel | None = None,
     ) -> None:
         self.detector = detector
         self.spec = detector.spec
         self.history_window = history_window
         folder = getattr(detector.model, "folder", None) or default_model_path()
         self.settings = settings if settings is not None else EncoderDialogueSettings.load(folder)
-        if isinstance(warning_model, str):
-            if warning_model != "auto":
-                raise ValueError(f"warning_model must be a LocalModel, None or 'auto', not {warning_model!r}")
+        if warning_model is None and self.settings.alert_level == "warning_model":
             alert_dir = Path(folder) / ALERT_FOLDER
-            warning_model = LocalModel.load(alert_dir) if (alert_dir / "model.json").is_file() else None
-        self.warning_model = warning_model
+            if not (alert_dir / "model.json").is_file():
+                raise ValueError(f"the dialogue settings ask for a warning model, but {alert_dir} holds none (train one with scripts/train_warning.py)")
+            warning_model = LocalModel.load(alert_dir)
+        self.warning_model = warning_model if self.settings.alert_level == "warning_model" else None
         labels = list(detector.labels)
         self._labels = labels
         self._nc = labels.index(PostLabel.NO_CRISIS.value)
@@ -348,13 +358,18 @@ class EncoderTurnDetector(ConfirmTurnDetector):
         """The 16 dialogue label scores.
 
         A confirm label scores its post label's ``s_j``; ``alert_ongoing`` and ``alert_past``
-        split the alert level by the crisis mass of each frame. The alert level is ``warning``
-        (the warning model's probability for this turn) when given, else the crisis level
-        ``s`` of the ``no_crisis`` slot.
+        split the alert level (``settings.alert_level``; ``warning`` is the warning model's
+        probability for this turn) by the crisis mass of each frame.
         """
         s = self.combined(context, p)
         crisis = s[self._crisis]
-        level = float(s[self._nc]) if warning is None else float(warning)
+        how = self.settings.alert_level
+        if how == "warning_model":
+            if warning is None:
+                raise ValueError("alert_level 'warning_model' needs the turn's warning probability")
+            level = float(warning)
+        else:
+            level = float(crisis.max()) if how == "max_label" else float(s[self._nc])
         mass_now, mass_past = float(crisis[self._ongoing].sum()), float(crisis[~self._ongoing].sum())
         share_now = mass_now / (mass_now + mass_past) if mass_now + mass_past > 0 else 0.5
         out = {"alert_ongoing": level * share_now, "alert_past": level * (1.0 - share_now)}
