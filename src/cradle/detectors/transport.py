@@ -11,7 +11,7 @@ Measured against an independent threaded loopback server (``benchmarks/runner_li
   backlog of 5 (``socketserver``'s default) overflows the server's accept queue when its accept
   loop lags (a loaded machine); the kernel drops the handshakes and the client waits out a 1 s
   retransmission, or the connection breaks. The transport starts connections at least
-  :data:`CONNECT_SPACING` seconds apart: at most 32 ms once for a pool of 16 kept-alive
+  :data:`CONNECT_SPACING` seconds apart: at most 48 ms once for a pool of 16 kept-alive
   connections, and enough for a one-connection-per-request (HTTP/1.0) server to keep up.
 - **A request in two sends.** httpcore sends a request's head and body with two writes; the
   stream holds a head that announces a body and sends both at once (one wake-up of the server).
@@ -32,7 +32,7 @@ import httpx
 __all__ = ["CONNECT_SPACING", "async_transport"]
 
 #: Seconds between the starts of two TCP connections of one transport.
-CONNECT_SPACING = 0.002
+CONNECT_SPACING = 0.003
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
