@@ -1,7 +1,7 @@
 """Compare local detector designs on the real-text corpus (the choice of ``local:default``).
 
-Every model folder given is scored on the real dev split (where its settings were chosen) and on
-the real test split (reported only), with the published metrics plus the figures issue 11 asks
+Every model folder given is scored on the real dev splits (posts and short texts: where its
+settings were chosen) and on the real test splits (reported only), with the published metrics plus the figures issue 11 asks
 for: micro F1 at the 15-label and at the 7-type level (time frame ignored), macro F1, exact
 match, the no-crisis false-positive rate (share of gold ``no_crisis`` posts given a crisis
 label), and batch speed on the test posts. A cascade row (the TF-IDF folder screening for the
@@ -29,6 +29,7 @@ from cradle.pipelines.runs.scoring import score_posts
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ROOT / "corpus" / "real" / "splits"
+SHORT = ROOT / "corpus" / "real" / "short" / "splits"
 LABELS = [x.value for x in POST_LABELS]
 LEVELS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 
@@ -70,12 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     dev = load_dataset(str(SPLITS / "dev.csv")).posts
     test = load_dataset(str(SPLITS / "test.csv")).posts
+    sets = {"dev": dev, "test": test, "short dev": load_dataset(str(SHORT / "dev.csv")).posts, "short test": load_dataset(str(SHORT / "test.csv")).posts}
     rows: dict[str, dict[str, dict[str, float]]] = {}
     for folder in args.folders:
         det = LocalDetector.load(str(folder))
         meta = json.loads((folder / "model.json").read_text())
         name = f"{folder.name}: {meta.get('variant', '')}"
-        rows[name] = {"dev": figures(det, dev), "test": figures(det, test)}
+        rows[name] = {split: figures(det, posts) for split, posts in sets.items()}
     if args.screen and args.encoder:
         enc = LocalDetector.load(str(args.encoder))
         screen = LocalDetector.load(str(args.screen))
@@ -88,12 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         cas = EncoderDetector(enc.model, "cascade", screen=screen, screen_level=chosen)  # type: ignore[arg-type]
         share = float((cas.screen_levels([p.text for p in test]) < chosen).mean())
         rows[f"cascade: {args.screen.name} screen (level {chosen}, screens out {share:.0%} of test) + {args.encoder.name}"] = {
-            "dev": figures(cas, dev), "test": figures(cas, test), "level": chosen}  # type: ignore[dict-item]
+            **{split: figures(cas, posts) for split, posts in sets.items()}, "level": chosen}  # type: ignore[dict-item]
     keys = ("micro_f1", "type_micro_f1", "macro_f1", "exact_match", "no_crisis_fpr", "posts_per_s")
-    print(f"real dev {len(dev)} posts, real test {len(test)} posts\n")
+    print(", ".join(f"real {k} {len(v)} texts" for k, v in sets.items()) + "\n")
     print("| variant | split | " + " | ".join(keys) + " |\n|---|---|" + "---|" * len(keys))
     for name, r in rows.items():
-        for split in ("dev", "test"):
+        for split in sets:
             print(f"| {name} | {split} | " + " | ".join(f"{r[split][k]:.3f}" if k != "posts_per_s" else f"{r[split][k]:.0f}" for k in keys) + " |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
