@@ -24,6 +24,8 @@ def test_demo_runs_offline_and_resumes(tmp_path):
     real_dialogues = json.loads((out / "real-dialogues" / "scores.json").read_text())
     monitor = real_dialogues["monitor"]
     assert monitor["n_ordinary"] > 100 and 0.0 <= monitor["ordinary_confirm_rate"] <= 1.0
+    alerts = json.loads((out / "real-alert-dialogues" / "scores.json").read_text())
+    assert alerts["n_dialogues"] > 100 and alerts["monitor"]["alert"]["gold"] > 10  # every turn annotated, alerts included
     flat = " ".join(first.stdout.split())  # the console wraps long lines
     assert "false alarms per 100 ordinary" in flat and "time to detection" in flat
     report = (out / "report.html").read_text()

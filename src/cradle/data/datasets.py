@@ -10,7 +10,9 @@ Names:
   synthetic corpus shipped inside the package (see ``docs/datasheet.md``);
 - ``real:posts-test`` and ``real:dialogues-test``: the held-out split of the real-text corpus
   (public Reddit posts voted by three annotators, ``docs/datasheet-real.md``) and the
-  conversations built from it, shipped for the demo and for checks on real text.
+  conversations built from it, shipped for the demo and for checks on real text;
+  ``real:alert-dialogues-test``: conversations of short real test texts whose every user turn is
+  annotated (alerts included, ``scripts/build_alert_dialogues.py``).
 
 A path is read by its suffix; a ``.csv`` or ``.jsonl`` file is recognised as dialogues when it
 has a ``turn_id`` column or ``turns`` objects.
@@ -61,7 +63,7 @@ _SYNTHETIC = {
     for kind in ("posts", "dialogues")
     for split in ("train", "dev", "test")
 }
-_REAL = {"real:posts-test": "posts_test.csv", "real:dialogues-test": "dialogues_test.jsonl"}
+_REAL = {"real:posts-test": "posts_test.csv", "real:dialogues-test": "dialogues_test.jsonl", "real:alert-dialogues-test": "alert_dialogues_test.jsonl"}
 
 
 def file_fingerprint(path: str | Path) -> str:

@@ -13,6 +13,7 @@ from cradle.interfaces.cli._common import cli_errors, console, err_console
 DEMO_SPLITS = (
     ("real:posts-test", "real-posts"),
     ("real:dialogues-test", "real-dialogues"),
+    ("real:alert-dialogues-test", "real-alert-dialogues"),
     ("synthetic:posts-test", "posts"),
     ("synthetic:dialogues-test", "dialogues"),
 )
@@ -36,7 +37,8 @@ def register(app: typer.Typer) -> None:
 
         console.print(
             f"[bold]cradle demo[/]: {model} on the held-out real-text test split (public Reddit posts voted by three "
-            "annotators, docs/datasheet-real.md), conversations built from it, and the synthetic test splits "
+            "annotators, docs/datasheet-real.md), conversations built from it (whole posts over several turns, gold on the last; "
+            "and short real texts with every turn annotated, alerts included), and the synthetic test splits "
             "(docs/datasheet.md). Labels are not clinicians': these figures check the toolkit, not clinical validity."
         )
         run_dirs = []
