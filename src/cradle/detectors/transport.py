@@ -125,7 +125,7 @@ class _PacedBackend(httpcore.AsyncNetworkBackend):
         if start > now:
             await self._inner.sleep(start - now)
         stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _QuickAckStream(stream) if _QUICKACK is not None else stream
+        return _QuickAckStream(stream)  # its ACK half is a no-op where TCP_QUICKACK does not exist
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Any = None

@@ -98,9 +98,10 @@ class EncoderModel:
     threads : int
         Cores to use. One chunk runs on a session with ``threads`` intra-op threads; several
         chunks are spread over single-threaded sessions, one per core (at most
-        :data:`MAX_WORKER_SESSIONS`), opened at the first such call (measured on 2 cores: 1.5x the throughput of one two-threaded session,
-        see ``benchmarks/local_speed.py``). Scores are the same either way: one chunk per call,
-        and ONNX Runtime gives bit-identical outputs for any thread count.
+        :data:`MAX_WORKER_SESSIONS`), opened at the first such call (measured on 2 cores: 1.5x
+        the throughput of one two-threaded session, see ``benchmarks/local_speed.py``). Scores
+        are the same either way: one chunk per call, and ONNX Runtime gives bit-identical
+        outputs for any thread count.
     """
 
     folder: Path
