@@ -4,18 +4,24 @@
 becomes explicit is unknown. Here every user turn is one whole short text whose own votes are
 known, so each turn's gold label is known too:
 
-- **warn, then disclose** (a third of the dialogues): an opener, small talk, a sentence voted
+The kinds below come in turn (warn then disclose, disclose, the same again, warn only, ordinary)
+while texts last; warning sentences are the scarcest, so once they run out the rest are
+disclosures and ordinary conversations (dev: 16 warn-then-disclose, 65 disclose, 8 warn-only, 22
+ordinary).
+
+- **warn, then disclose**: an opener, small talk, a sentence voted
   ``warning`` (gold ``alert_<frame>``), one or two turns voted ``none``, then a short text with
   crisis labels (gold: its confirm labels). The alert's frame is ongoing when any of the
   disclosure's labels is ongoing, else past;
-- **disclose** (a third): small talk, ``none`` turns, then the short crisis text (confirms only);
-- **warn only** (a sixth): a ``warning`` sentence among ``none`` ones (gold ``alert_ongoing``);
-- **ordinary** (a sixth): ``none`` sentences and small talk only (no label: the monitor must stay quiet).
+- **disclose**: small talk, ``none`` turns, then the short crisis text (confirms only);
+- **warn only**: a ``warning`` sentence among ``none`` ones (gold ``alert_ongoing``);
+- **ordinary**: ``none`` sentences and small talk only (no label: the monitor must stay quiet).
 
 Texts come from the warning round (``corpus/real/warning/splits``) and the short-text round
 (``corpus/real/short/splits``) of the same split, so dev dialogues hold only dev texts. The
-sentences of one dialogue come from different writers: the dialogues test timing and false
-alarms on real wording, not a real person's story. Listener lines and small talk are the short
+sentences of one dialogue are drawn independently, so they mostly come from different writers
+(two may share a parent post; this is not checked): the dialogues test timing and false alarms
+on real wording, not a real person's story. Listener lines and small talk are the short
 neutral lines of ``build_real_dialogues.py``.
 
     python scripts/build_alert_dialogues.py          # corpus/real/alert_dialogues/{dev,test}.jsonl

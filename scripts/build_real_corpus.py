@@ -84,12 +84,29 @@ def stratified_split(posts: list[Post], seed: int = SEED) -> dict[str, list[Post
     return out
 
 
-def given_split(posts: list[Post], pool: dict[str, dict]) -> dict[str, list[Post]]:
-    """Splits fixed by the pool itself (``split`` of each record), e.g. an excerpt's parent's split."""
+def _norm(text: str) -> str:
+    return " ".join("".join(c.lower() if c.isalnum() else " " for c in text).split())
+
+
+def given_split(posts: list[Post], pool: dict[str, dict]) -> tuple[dict[str, list[Post]], dict[str, str]]:
+    """Splits fixed by the pool itself (``split`` of each record), e.g. an excerpt's parent's split.
+
+    Two parents can share a sentence: a text that also occurs (after lower-casing and dropping
+    punctuation) in test is dropped from dev and train, one that occurs in dev from train, so that
+    no split holds another's text. Returns the splits and ``{dropped id: id kept}``.
+    """
     out: dict[str, list[Post]] = {"train": [], "dev": [], "test": []}
-    for p in sorted(posts, key=lambda p: p.id):
-        out[pool[p.id]["split"]].append(p)
-    return out
+    kept: dict[str, str] = {}
+    dropped: dict[str, str] = {}
+    for split in ("test", "dev", "train"):
+        for p in sorted((p for p in posts if pool[p.id]["split"] == split), key=lambda p: p.id):
+            key = _norm(p.text)
+            if key in kept and pool[kept[key]]["split"] != split:
+                dropped[p.id] = kept[key]
+                continue
+            kept.setdefault(key, p.id)
+            out[split].append(p)
+    return out, dropped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,8 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     texts = [Post(i, pool[i]["text"]) for i in ids]
     consensus, result = build_training_set(runs, texts, subset="consensus", texts_name=str(corpus / "pool.jsonl"))
     unanimous, _ = build_training_set(runs, texts, subset="unanimous", texts_name=str(corpus / "pool.jsonl"))
-    if all(pool[p.id].get("split") in ("train", "dev", "test") for p in consensus.posts):
-        splits = given_split(consensus.posts, pool)  # the short-text round: every excerpt keeps its parent's split
+    given = [pool[p.id].get("split") for p in consensus.posts]
+    duplicates: dict[str, str] = {}
+    if any(x is not None for x in given):
+        bad = sorted({p.id for p, x in zip(consensus.posts, given) if x not in ("train", "dev", "test")})
+        if bad:
+            print(f"{len(bad)} pool records name no split (train, dev or test), e.g. {bad[:3]}: a pool gives every split or none", file=sys.stderr)
+            return 1
+        splits, duplicates = given_split(consensus.posts, pool)  # the short-text round: every excerpt keeps its parent's split
     else:
         splits = stratified_split(consensus.posts)
     unanimous_ids = {p.id for p in unanimous.posts}
@@ -137,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                 "community": src["community"], **{k: src[k] for k in ("kind", "parent") if k in src}, "votes": {k: list(v or ()) for k, v in item.votes.items()},
                 "agreement": item.agreement, "decision": item.decision, "labels": list(pred.labels),
                 "split": split_of.get(item.id, "dropped"), "unanimous": item.id in unanimous_ids,
+                **({"duplicate_of": duplicates[item.id]} if item.id in duplicates else {}),
             }, ensure_ascii=False) + "\n")
     pairs = {}
     for i in range(len(runs)):
@@ -158,9 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         "per_label_agreement": per_label,
         "splits": {name: label_distribution(posts) for name, posts in splits.items()},
         "sources_in_consensus": dict(source_counts),
+        "duplicates_dropped": duplicates,
     }
     (corpus / "stats.json").write_text(json.dumps(stats, indent=2, default=str) + "\n", encoding="utf-8")
     print(f"shards {len(shards)}; posts voted {len(ids)}; consensus {len(consensus.posts)}; unanimous {len(unanimous.posts)}; dropped {consensus.dropped}")
+    if duplicates:
+        print(f"dropped as duplicates of a text in a later split: {duplicates}")
     print(f"agreement: {result.summary}")
     print("mean pairwise: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()))
     counts = {name: collections.Counter(x.value for p in posts for x in p.labels) for name, posts in splits.items()}

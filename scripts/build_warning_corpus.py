@@ -1,8 +1,8 @@
 """Turn the warning-sign votes into the alert model's corpus (``corpus/real/warning``).
 
 Reads ``pool.jsonl`` and ``votes/<annotator>/shard-NN.jsonl`` (``WARNING_GUIDE.md``); only
-shards every annotator finished are used. The answer chosen by at least two of three annotators
-wins; three different answers drop the text (recorded as such). Splits are the pool's own (each
+shards every annotator finished (each id exactly once) are used. The answer chosen by a strict
+majority of the annotators wins (two of three); otherwise the text is dropped (recorded as such). Splits are the pool's own (each
 text keeps its parent post's split). Writes ``splits/{train,dev,test}.jsonl`` (id, text, answer,
 votes, agreement), ``provenance.jsonl`` and ``stats.json`` (answer counts per split, pairwise
 exact agreement and Cohen's kappa, scikit-learn's).
@@ -44,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         files = [corpus / "votes" / a / shard.name for a in annotators]
         if not all(f.is_file() for f in files):
             continue
-        got = {a: {r["id"]: r["answer"] for r in read_jsonl(f)} for a, f in zip(annotators, files)}
-        if not all(set(ids) <= set(g) and all(g[i] in ANSWERS for i in ids) for g in got.values()):
-            print(f"{shard.name}: votes incomplete or invalid (run scripts/check_warning_votes.py); skipped", file=sys.stderr)
+        rows = {a: read_jsonl(f) for a, f in zip(annotators, files)}
+        got = {a: {r["id"]: r.get("answer") for r in rs} for a, rs in rows.items()}
+        if not all(len(rs) == len(got[a]) == len(ids) and set(got[a]) == set(ids) and all(x in ANSWERS for x in got[a].values()) for a, rs in rows.items()):
+            print(f"{shard.name}: votes incomplete, repeated, extra or invalid (run scripts/check_warning_votes.py); skipped", file=sys.stderr)
             continue
         shards.append(shard.name)
         for i in ids:
@@ -61,13 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     for i in sorted(votes):
         counts = collections.Counter(votes[i].values())
         answer, top = counts.most_common(1)[0]
-        kind = "all" if top == len(annotators) else "partial" if top >= 2 else "none"
+        majority = top * 2 > len(annotators)  # a strict majority (two of three)
+        kind = "all" if top == len(annotators) else "partial" if majority else "none"
         agreement[kind] += 1
         src = pool[i]
-        row = {"id": i, "text": src["text"], "answer": answer if top >= 2 else None, "votes": votes[i], "agreement": kind}
-        split = src["split"] if top >= 2 else "dropped"
+        row = {"id": i, "text": src["text"], "answer": answer if majority else None, "votes": votes[i], "agreement": kind}
+        split = src["split"] if majority else "dropped"
         provenance.append({**{k: src[k] for k in ("source", "licence", "origin", "community", "kind", "parent")}, **row, "split": split})
-        if top >= 2:
+        if majority:
             splits[split].append(row)
     out = corpus / "splits"
     out.mkdir(exist_ok=True)

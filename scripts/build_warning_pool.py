@@ -45,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shard-size", type=int, default=550)
     ap.add_argument("--first-shard", type=int, default=11)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every quota (small test runs)")
+    ap.add_argument("--force", action="store_true", help="rebuild even though votes exist (they would then name other texts)")
     args = ap.parse_args(argv)
+    if (args.out / "votes").is_dir() and any((args.out / "votes").rglob("*.jsonl")) and not args.force:
+        ap.error(f"{args.out / 'votes'} holds votes: a rebuilt pool renumbers its texts, so those votes would name other texts (pass --force to rebuild anyway)")
     rng = random.Random(SEED)
     pool = {r["id"]: r for r in read_jsonl(args.corpus / "pool.jsonl")}
     groups: dict[tuple[str, str], list[dict]] = {}

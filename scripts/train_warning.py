@@ -15,6 +15,9 @@ Positives are messages with a risk signal, negatives ordinary ones:
 
 ``C`` is chosen on the dev splits of the first two (average precision); the alert threshold
 itself is tuned with the other dialogue settings (``scripts/tune_encoder_dialogue.py``).
+
+Order matters: ``scripts/train_encoder.py`` rewrites the whole model folder (``alert/`` and
+``dialogue.json`` included), so train the encoder first, then this model, then tune.
 """
 
 from __future__ import annotations

@@ -139,6 +139,15 @@ def test_warning_model_raises_the_alert_at_the_warning_turn(turns, tmp_path):
         train_warning_model(signs, [True] * 6)
     with pytest.raises(ValueError, match="one class"):
         train_warning_model(plain * 2, [False] * 12)
+    with pytest.raises(ValueError, match="2 dev texts but 1 dev targets"):
+        train_warning_model(signs * 3 + plain * 3, [True] * 18 + [False] * 18, dev_texts=signs[:2], dev_targets=[True])
+    with pytest.raises(ValueError, match="dev texts are all of one class"):
+        train_warning_model(signs * 3 + plain * 3, [True] * 18 + [False] * 18, dev_texts=signs[:2], dev_targets=[True, True])
+    from cradle.detectors.local.model import LocalModel
+
+    wrong = LocalModel(**{**model.__dict__, "labels": ["no_crisis"]})
+    with pytest.raises(ValueError, match="one output"):
+        EncoderTurnDetector(turns.detector, s, warning_model=wrong)
 
 
 def test_settings_round_trip_and_validation(tmp_path):
@@ -149,6 +158,11 @@ def test_settings_round_trip_and_validation(tmp_path):
         EncoderDialogueSettings(context_weight=1.0)
     with pytest.raises(ValueError, match="alert_level must be one of crisis, max_label, warning_model"):
         EncoderDialogueSettings(alert_level="vibes")
+    with_nan = EncoderDialogueSettings(meta={"alert_recall": float("nan"), "rows": [1.0, float("inf")]})
+    with_nan.save(tmp_path)
+    text = (tmp_path / "dialogue.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text and json.loads(text)["meta"]["alert_recall"] is None
+    s.save(tmp_path)
     old = {k: v for k, v in s.to_dict().items() if k != "alert_level"}  # written before the field existed
     assert EncoderDialogueSettings.from_dict(old).alert_level == "crisis"
     (tmp_path / "dialogue.json").write_text(json.dumps({"format": "cradle-local-dialogue", "format_version": 1}))

@@ -73,6 +73,17 @@ _NUMBERS = ("decay", "context_weight", "confirm_shift", "alert_threshold")
 ALERT_LEVELS = ("crisis", "max_label", "warning_model")
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None`` (strict JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class EncoderDialogueSettings:
     """The numbers that turn per-turn post probabilities into Alert-Confirm labels.
@@ -163,7 +174,7 @@ class EncoderDialogueSettings:
     def save(self, folder: str | Path) -> Path:
         """Write ``dialogue.json`` into ``folder``."""
         path = Path(folder) / SETTINGS_NAME
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(_finite(self.to_dict()), indent=2, allow_nan=False) + "\n", encoding="utf-8")
         return path
 
 
@@ -203,7 +214,8 @@ class EncoderTurnDetector(ConfirmTurnDetector):
         window changes nothing but is recorded in :meth:`describe`.
     warning_model : LocalModel, optional
         The warning-sign model, for ``alert_level="warning_model"`` (default: read from
-        ``alert/`` of the detector's model folder when the settings ask for it).
+        ``alert/`` of the detector's model folder when the settings ask for it); ignored with
+        any other alert level.
 
     Examples
     --------
@@ -234,6 +246,8 @@ class EncoderTurnDetector(ConfirmTurnDetector):
             if not (alert_dir / "model.json").is_file():
                 raise ValueError(f"the dialogue settings ask for a warning model, but {alert_dir} holds none (train one with scripts/train_warning.py)")
             warning_model = LocalModel.load(alert_dir)
+        if warning_model is not None and list(warning_model.labels) != ["warning"]:
+            raise ValueError(f"a warning model has the one output ['warning'], not {list(warning_model.labels)}")
         self.warning_model = warning_model if self.settings.alert_level == "warning_model" else None
         labels = list(detector.labels)
         self._labels = labels

@@ -16,7 +16,9 @@ Measured against an independent threaded loopback server (``benchmarks/runner_li
 - **A request in two sends.** httpcore sends a request's head and body with two writes; the
   stream holds a head that announces a body and sends both at once (one wake-up of the server).
 
-Everything else (pooling, keep-alive, timeouts, TLS, proxies from the environment) is httpx's.
+The second and third apply to plain-TCP connections (local servers such as vLLM); a TLS
+connection's stream is httpcore's own. Everything else (pooling, keep-alive, timeouts, TLS,
+proxies from the environment) is httpx's.
 When the installed httpx/httpcore do not have the expected layout, the plain transport is used.
 """
 
@@ -125,7 +127,7 @@ class _PacedBackend(httpcore.AsyncNetworkBackend):
         if start > now:
             await self._inner.sleep(start - now)
         stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _QuickAckStream(stream)  # its ACK half is a no-op where TCP_QUICKACK does not exist
+        return _QuickAckStream(stream)  # its ACK half is a no-op where TCP_QUICKACK does not exist; TLS streams are not wrapped
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Any = None

@@ -202,7 +202,7 @@ class EncoderModel:
             (logits,) = session.run(None, {"input_ids": input_ids, "attention_mask": mask})
             out[batch] = logits
 
-        if self.threads == 1 or len(batches) == 1:
+        if self.threads == 1 or len(batches) <= 1:
             for batch in batches:
                 run(self._session, batch)
             return out

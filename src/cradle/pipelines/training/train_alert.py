@@ -15,6 +15,7 @@ Training data: real sentences annotated ``warning`` / ``explicit`` / ``none`` by
 
 from __future__ import annotations
 
+import platform
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, replace
@@ -50,7 +51,7 @@ def train_warning_model(
     dev_texts: Sequence[str] | None = None,
     dev_targets: Sequence[bool] | None = None,
     settings: TrainSettings | None = None,
-    c_grid: Sequence[float] = (0.5, 2.0, 8.0),
+    c_grid: Sequence[float] = (0.5, 2.0, 8.0, 32.0),
     provenance: dict[str, Any] | None = None,
 ) -> LocalModel:
     """Fit a warning-sign model (one calibrated output, ``warning``).
@@ -89,6 +90,8 @@ def train_warning_model(
     >>> model.labels
     ['warning']
     """
+    from sklearn import __version__ as sklearn_version
+
     texts = list(texts)
     y = np.asarray([bool(t) for t in targets], dtype=float)
     if len(texts) != len(y):
@@ -109,6 +112,13 @@ def train_warning_model(
         )
 
     chosen, choice = base, {}
+    if (dev_texts is None) != (dev_targets is None):
+        raise ValueError("give both dev_texts and dev_targets, or neither")
+    if dev_texts is not None and dev_targets is not None:
+        if len(dev_texts) != len(dev_targets):
+            raise ValueError(f"{len(dev_texts)} dev texts but {len(dev_targets)} dev targets")
+        if len(set(bool(t) for t in dev_targets)) < 2:
+            raise ValueError("the dev texts are all of one class: C cannot be chosen on them")
     if dev_texts is not None and dev_targets is not None and len(dev_texts):
         dev_y = np.asarray([bool(t) for t in dev_targets], dtype=float)
         tried = {}
@@ -127,7 +137,11 @@ def train_warning_model(
         "variant": "warning-sign model: flat tfidf+cues, one output",
         "settings": asdict(chosen),
         "dev": dev_figures,
+        "dev_note": "scored on the dev texts that chose C (a selection figure, not a held-out one)",
         **choice,
-        "training": {"n_texts": len(texts), "positives": int(y.sum()), "seconds": round(time.time() - started, 2), **(provenance or {})},
+        "training": {
+            "n_texts": len(texts), "positives": int(y.sum()), "seconds": round(time.time() - started, 2),
+            "scikit_learn": sklearn_version, "python": platform.python_version(), **(provenance or {}),
+        },
     }
     return model
