@@ -11,8 +11,8 @@ What a turn costs depends on the engine (:func:`turn_detector_for` picks the tur
 
 - ``local:default`` (:class:`~cradle.detectors.encoder_dialogue.EncoderTurnDetector`): each
   user turn is encoded once, on its own, and scored first on its own words, with a recency
-  weighted summary of earlier user turns (a vector of 15 numbers) as context, and alerts come
-  from a small warning-sign model run on the same turn (``alert/`` in the model folder);
+  weighted summary of earlier user turns (a vector of 15 numbers) as context (alerts from the
+  same scores, or from a small warning-sign model where ``dialogue.json`` says so);
   ``local:fast``
   (:class:`~cradle.detectors.local_dialogue.LocalTurnDetector`) folds each turn into a context
   vector of fixed size. Either way the cost of a turn and the size of the state do not grow with
