@@ -30,13 +30,13 @@ neutral lines of ``build_real_dialogues.py``.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_real_dialogues import LISTENER, OPENERS, SMALL_TALK  # noqa: E402
+from build_real_pool import read_jsonl  # noqa: E402
 
 from cradle.data import Dialogue, Turn, load_dataset, write_dialogues_nested  # noqa: E402
 from cradle.labels import DIALOGUE_LABELS, DialogueLabel, PostLabel, TimeFrame, post_to_confirm  # noqa: E402
@@ -44,9 +44,6 @@ from cradle.labels import DIALOGUE_LABELS, DialogueLabel, PostLabel, TimeFrame, 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261206
 
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
 def build(warning_rows: list[dict], short_posts, seed: int = SEED) -> list[Dialogue]:

@@ -38,14 +38,14 @@ from cradle.metrics.agreement import annotator_agreement
 from cradle.pipelines.labelling.ensemble import Run
 from cradle.pipelines.labelling.trainset import build_training_set, label_distribution
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_real_pool import read_jsonl  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261203
 SHARES = (("test", 0.15), ("dev", 0.15))
 LABELS = [x.value for x in POST_LABELS]
 
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def complete_shards(corpus: Path, annotators: list[str]) -> list[str]:

@@ -27,7 +27,6 @@ origin, parent, split) and ``shards/shard-NN.jsonl`` (id and text only).
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import sys
@@ -35,7 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_real_pool import CUES, LICENCES, Candidate, clean, read_goemotions  # noqa: E402
+from build_real_pool import CUES, LICENCES, Candidate, clean, read_goemotions, read_jsonl, refuse_to_renumber, write_records  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261204
@@ -51,9 +50,6 @@ QUOTAS = {"train": {"rare": 10_000, "crisis": 230, "no_crisis": 110}, "dev": {"r
           "test": {"rare": 10_000, "crisis": 40, "no_crisis": 25}}
 COMMENTS = 150
 
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def cue_of(text: str) -> str | None:
@@ -103,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every quota (small test runs)")
     ap.add_argument("--force", action="store_true", help="rebuild even though votes exist (they would then name other texts)")
     args = ap.parse_args(argv)
-    if (args.out / "votes").is_dir() and any((args.out / "votes").rglob("*.jsonl")) and not args.force:
-        ap.error(f"{args.out / 'votes'} holds votes: a rebuilt pool renumbers its texts, so those votes would name other texts (pass --force to rebuild anyway)")
+    refuse_to_renumber(ap, args.out, args.force)
     rng = random.Random(SEED)
     pool = {r["id"]: r for r in read_jsonl(args.corpus / "pool.jsonl")}
     prov = [r for r in read_jsonl(args.corpus / "provenance.jsonl") if r["split"] in QUOTAS]
@@ -140,22 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         chosen.append({"text": c.text, "source": "goemotions", "licence": LICENCES["goemotions"], "origin": c.origin, "community": c.community,
                        "kind": "comment", "parent": None, "split": split, "cue": cue_of(c.text)})
     rng.shuffle(chosen)
-    args.out.mkdir(parents=True, exist_ok=True)
-    shard_dir = args.out / "shards"
-    shard_dir.mkdir(exist_ok=True)
-    for old in shard_dir.glob("shard-*.jsonl"):
-        old.unlink()
-    with (args.out / "pool.jsonl").open("w", encoding="utf-8") as fh:
-        for k, rec in enumerate(chosen, 1):
-            rec = {"id": f"short-{k:05d}", **{key: v for key, v in rec.items() if key != "cue"}, "stratum": rec["cue"]}
-            chosen[k - 1] = rec
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    n_shards = max(1, -(-len(chosen) // args.shard_size))
-    for s in range(n_shards):
-        part = chosen[s * args.shard_size : (s + 1) * args.shard_size]
-        with (shard_dir / f"shard-{args.first_shard + s:02d}.jsonl").open("w", encoding="utf-8") as fh:
-            for rec in part:
-                fh.write(json.dumps({"id": rec["id"], "text": rec["text"]}, ensure_ascii=False) + "\n")
+    chosen = [{"id": f"short-{k:05d}", **{key: v for key, v in rec.items() if key != "cue"}, "stratum": rec["cue"]} for k, rec in enumerate(chosen, 1)]
+    n_shards = write_records(chosen, args.out, args.shard_size, args.first_shard)
     print(f"{len(chosen)} short texts in {n_shards} shards -> {args.out}")
     print(dict(Counter((r["split"], r["kind"]) for r in chosen)))
     print(dict(Counter(r["stratum"] for r in chosen)))

@@ -229,24 +229,46 @@ def draw(candidates: list[Candidate], quotas: dict[str, dict[str, int]], seed: i
     return chosen
 
 
-def write_pool(chosen: list[Candidate], out: Path, shard_size: int) -> dict[str, int]:
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON-lines file (blank lines skipped)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def refuse_to_renumber(ap: argparse.ArgumentParser, out: Path, force: bool) -> None:
+    """Stop when ``out`` already holds votes: a rebuilt pool numbers its texts anew, so the votes
+    would then name other texts."""
+    votes = out / "votes"
+    if votes.is_dir() and any(votes.rglob("*.jsonl")) and not force:
+        ap.error(f"{votes} holds votes: a rebuilt pool renumbers its texts, so those votes would name other texts (pass --force to rebuild anyway)")
+
+
+def write_records(records: list[dict], out: Path, shard_size: int, first_shard: int = 1) -> int:
+    """Write ``pool.jsonl`` (every field of every record, ``id`` first) and
+    ``shards/shard-NN.jsonl`` (id and text only: what an annotator sees), replacing older shards;
+    returns the number of shards."""
     out.mkdir(parents=True, exist_ok=True)
     shard_dir = out / "shards"
     shard_dir.mkdir(exist_ok=True)
     for old in shard_dir.glob("shard-*.jsonl"):
         old.unlink()
     with (out / "pool.jsonl").open("w", encoding="utf-8") as fh:
-        for k, c in enumerate(chosen, 1):
-            rec = {"id": f"real-{k:05d}", "text": c.text, "source": c.source, "licence": LICENCES[c.source],
-                   "origin": c.origin, "community": c.community, "stratum": c.stratum}
+        for rec in records:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    n_shards = max(1, -(-len(chosen) // shard_size))
+    n_shards = max(1, -(-len(records) // shard_size))
     for s in range(n_shards):
-        part = chosen[s * shard_size : (s + 1) * shard_size]
-        with (shard_dir / f"shard-{s + 1:02d}.jsonl").open("w", encoding="utf-8") as fh:
-            for k, c in enumerate(part, s * shard_size + 1):
-                fh.write(json.dumps({"id": f"real-{k:05d}", "text": c.text}, ensure_ascii=False) + "\n")
-    return {"posts": len(chosen), "shards": n_shards}
+        with (shard_dir / f"shard-{first_shard + s:02d}.jsonl").open("w", encoding="utf-8") as fh:
+            for rec in records[s * shard_size : (s + 1) * shard_size]:
+                fh.write(json.dumps({"id": rec["id"], "text": rec["text"]}, ensure_ascii=False) + "\n")
+    return n_shards
+
+
+def write_pool(chosen: list[Candidate], out: Path, shard_size: int) -> dict[str, int]:
+    records = [
+        {"id": f"real-{k:05d}", "text": c.text, "source": c.source, "licence": LICENCES[c.source],
+         "origin": c.origin, "community": c.community, "stratum": c.stratum}
+        for k, c in enumerate(chosen, 1)
+    ]  # fmt: skip
+    return {"posts": len(chosen), "shards": write_records(records, out, shard_size)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,12 +19,12 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_real_pool import read_jsonl  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERS = ("warning", "explicit", "none")
 
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:

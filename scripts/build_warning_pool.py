@@ -21,15 +21,14 @@ training. Annotators label each text ``warning``, ``explicit`` or ``none`` (``WA
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_real_excerpts import cue_of, read_jsonl, windows  # noqa: E402
-from build_real_pool import MENTAL_HEALTH_SUBS  # noqa: E402
+from build_real_excerpts import cue_of, windows  # noqa: E402
+from build_real_pool import MENTAL_HEALTH_SUBS, read_jsonl, refuse_to_renumber, write_records  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261205
@@ -47,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every quota (small test runs)")
     ap.add_argument("--force", action="store_true", help="rebuild even though votes exist (they would then name other texts)")
     args = ap.parse_args(argv)
-    if (args.out / "votes").is_dir() and any((args.out / "votes").rglob("*.jsonl")) and not args.force:
-        ap.error(f"{args.out / 'votes'} holds votes: a rebuilt pool renumbers its texts, so those votes would name other texts (pass --force to rebuild anyway)")
+    refuse_to_renumber(ap, args.out, args.force)
     rng = random.Random(SEED)
     pool = {r["id"]: r for r in read_jsonl(args.corpus / "pool.jsonl")}
     groups: dict[tuple[str, str], list[dict]] = {}
@@ -82,20 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             seen.add(rec["text"])
             unique.append(rec)
     rng.shuffle(unique)
-    args.out.mkdir(parents=True, exist_ok=True)
-    shard_dir = args.out / "shards"
-    shard_dir.mkdir(exist_ok=True)
-    for old in shard_dir.glob("shard-*.jsonl"):
-        old.unlink()
-    with (args.out / "pool.jsonl").open("w", encoding="utf-8") as fh:
-        for k, rec in enumerate(unique, 1):
-            rec["id"] = f"warn-{k:05d}"
-            fh.write(json.dumps({"id": rec["id"], **{x: v for x, v in rec.items() if x != "id"}}, ensure_ascii=False) + "\n")
-    n_shards = max(1, -(-len(unique) // args.shard_size))
-    for s in range(n_shards):
-        with (shard_dir / f"shard-{args.first_shard + s:02d}.jsonl").open("w", encoding="utf-8") as fh:
-            for rec in unique[s * args.shard_size : (s + 1) * args.shard_size]:
-                fh.write(json.dumps({"id": rec["id"], "text": rec["text"]}, ensure_ascii=False) + "\n")
+    unique = [{"id": f"warn-{k:05d}", **rec} for k, rec in enumerate(unique, 1)]
+    n_shards = write_records(unique, args.out, args.shard_size, args.first_shard)
     print(f"{len(unique)} texts in {n_shards} shards -> {args.out}")
     print(dict(Counter((r["split"], r["kind"]) for r in unique)))
     return 0

@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from cradle.labels import UnknownLabelError, apply_clinical_rules, normalize_post_label
 
 
-def check(shard: Path, votes: Path) -> list[str]:
-    """Return the problems found in ``votes`` (empty when the file is complete and valid)."""
+def check_records(shard: Path, votes: Path, record_problems: Callable[[dict, str], list[str]], shape: str) -> list[str]:
+    """The checks every vote file shares: JSON lines, an ``id`` each, ids of the shard only, each
+    exactly once; ``record_problems(record, where)`` checks the rest of one record, and ``shape``
+    names what a line should look like."""
     expected = [json.loads(line)["id"] for line in shard.read_text(encoding="utf-8").splitlines() if line.strip()]
     wanted = set(expected)
     problems: list[str] = []
@@ -32,29 +35,39 @@ def check(shard: Path, votes: Path) -> list[str]:
         except json.JSONDecodeError as exc:
             problems.append(f"{where}: not JSON ({exc.msg})")
             continue
-        if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not isinstance(rec.get("labels"), list):
-            problems.append(f"{where}: expected {{\"id\": str, \"labels\": [str, ...]}}")
+        if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
+            problems.append(f"{where}: expected {shape}")
             continue
         pid = rec["id"]
         seen[pid] += 1
         if pid not in wanted:
             problems.append(f"{where}: id {pid} is not in {shard.name}")
-        if not rec["labels"]:
-            problems.append(f"{where}: {pid} has no label (use no_crisis)")
-            continue
-        try:
-            labels = [normalize_post_label(x) for x in rec["labels"]]
-        except UnknownLabelError as exc:
-            problems.append(f"{where}: {pid}: {exc}")
-            continue
-        result = apply_clinical_rules(labels)
-        if result.changed:
-            problems.append(f"{where}: {pid}: " + "; ".join(f.message for f in result.fired))
+        problems += record_problems(rec, where)
     problems += [f"{votes}: id {pid} appears {k} times" for pid, k in seen.items() if k > 1]
     missing = [pid for pid in expected if pid not in seen]
     if missing:
         problems.append(f"{votes}: {len(missing)} ids have no vote, first {missing[0]}")
     return problems
+
+
+def label_problems(rec: dict, where: str) -> list[str]:
+    """An annotator's label set: a non-empty list of known labels that the clinical rules leave as it is."""
+    pid = rec["id"]
+    if not isinstance(rec.get("labels"), list):
+        return [f'{where}: expected {{"id": str, "labels": [str, ...]}}']
+    if not rec["labels"]:
+        return [f"{where}: {pid} has no label (use no_crisis)"]
+    try:
+        labels = [normalize_post_label(x) for x in rec["labels"]]
+    except UnknownLabelError as exc:
+        return [f"{where}: {pid}: {exc}"]
+    result = apply_clinical_rules(labels)
+    return [f"{where}: {pid}: " + "; ".join(f.message for f in result.fired)] if result.changed else []
+
+
+def check(shard: Path, votes: Path) -> list[str]:
+    """Return the problems found in ``votes`` (empty when the file is complete and valid)."""
+    return check_records(shard, votes, label_problems, '{"id": str, "labels": [str, ...]}')
 
 
 def main(argv: list[str]) -> int:

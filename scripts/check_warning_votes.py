@@ -9,42 +9,25 @@ when anything is wrong.
 
 from __future__ import annotations
 
-import json
 import sys
-from collections import Counter
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_votes import check_records  # noqa: E402
 
 ANSWERS = ("warning", "explicit", "none")
 
 
+def answer_problems(rec: dict, where: str) -> list[str]:
+    """One of the three answers of ``WARNING_GUIDE.md``."""
+    if rec.get("answer") not in ANSWERS:
+        return [f"{where}: answer {rec.get('answer')!r} is not one of {', '.join(ANSWERS)}"]
+    return []
+
+
 def check(shard: Path, votes: Path) -> list[str]:
     """Return the problems found in ``votes`` (empty when the file is complete and valid)."""
-    expected = [json.loads(line)["id"] for line in shard.read_text(encoding="utf-8").splitlines() if line.strip()]
-    wanted = set(expected)
-    problems: list[str] = []
-    seen: Counter = Counter()
-    for n, line in enumerate(votes.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{votes}:{n}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{where}: not JSON ({exc.msg})")
-            continue
-        if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
-            problems.append(f'{where}: expected {{"id": str, "answer": str}}')
-            continue
-        seen[rec["id"]] += 1
-        if rec["id"] not in wanted:
-            problems.append(f"{where}: id {rec['id']!r} is not in {shard}")
-        if rec.get("answer") not in ANSWERS:
-            problems.append(f"{where}: answer {rec.get('answer')!r} is not one of {', '.join(ANSWERS)}")
-    problems += [f"{votes}: id {i!r} appears {k} times" for i, k in seen.items() if k > 1]
-    missing = [i for i in expected if i not in seen]
-    if missing:
-        problems.append(f"{votes}: {len(missing)} ids have no vote, first {missing[0]}")
-    return problems
+    return check_records(shard, votes, answer_problems, '{"id": str, "answer": str}')
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -180,15 +180,31 @@ RMHD_ROWS = [
 ]
 
 
-def write_sources(tmp_path: Path) -> tuple[Path, Path]:
+def write_rmhd(tmp_path: Path, rows: list[tuple[str, str]]) -> Path:
+    """A construct-tracker data folder whose 27-subreddit file holds ``rows`` (community, text)."""
     rmhd = tmp_path / "ct_data"
     target = rmhd / "datasets" / "reddit_27_subreddits"
     target.mkdir(parents=True)
     with (target / "rmhd_27subreddits_260posts_test.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["", "subreddit", "author", "date", "post"])
-        for i, (sub, text) in enumerate(RMHD_ROWS):
+        for i, (sub, text) in enumerate(rows):
             w.writerow([i, sub, f"user{i}", "2019/01/01", text])
+    return rmhd
+
+
+def write_votes(folder: Path, answer) -> None:
+    """Three annotators' vote files for every shard of ``folder``: ``answer(annotator, row)`` is
+    the rest of each vote line."""
+    for a in ("a", "b", "c"):
+        (folder / "votes" / a).mkdir(parents=True, exist_ok=True)
+        for s in sorted((folder / "shards").glob("shard-*.jsonl")):
+            rows = [json.loads(x) for x in s.read_text().splitlines()]
+            (folder / "votes" / a / s.name).write_text("".join(json.dumps({"id": r["id"], **answer(a, r)}) + "\n" for r in rows))
+
+
+def write_sources(tmp_path: Path) -> tuple[Path, Path]:
+    rmhd = write_rmhd(tmp_path, RMHD_ROWS)
     goemo = tmp_path / "goemotions.tsv"
     goemo.write_text(
         "this exam is killing me lol, I could just die\t27\tc1\n"
@@ -300,27 +316,13 @@ LONG_ROWS = [
 
 def test_short_text_round_keeps_every_excerpt_in_its_parents_split(tmp_path):
     """build_real_excerpts.py on a first-round corpus, then the vote: excerpts never change split."""
-    rmhd = tmp_path / "ct_data" / "datasets" / "reddit_27_subreddits"
-    rmhd.mkdir(parents=True)
-    with (rmhd / "rmhd_27subreddits_260posts_test.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["", "subreddit", "author", "date", "post"])
-        for i, (sub, text) in enumerate(LONG_ROWS * 3):  # 12 posts, so that every split gets some
-            w.writerow([i, sub, f"user{i}", "2019/01/01", f"{text} (post {i})"])
+    write_rmhd(tmp_path, [(sub, f"{text} (post {i})") for i, (sub, text) in enumerate(LONG_ROWS * 3)])  # 12 posts: every split gets some
     goemo = tmp_path / "goemotions.tsv"
     goemo.write_text("honestly I want to die after that game, worst loss ever\t27\tc1\nnice weather for a walk today\t1\tc2\n", encoding="utf-8")
     corpus = tmp_path / "real"
     pool = runpy.run_path(str(ROOT / "scripts" / "build_real_pool.py"))
     assert pool["main"](["--rmhd", str(tmp_path / "ct_data"), "--out", str(corpus), "--shard-size", "20", "--external", str(tmp_path / "none")]) == 0
-
-    def vote(folder: Path) -> None:
-        for a in ("a", "b", "c"):
-            (folder / "votes" / a).mkdir(parents=True, exist_ok=True)
-            for s in sorted((folder / "shards").glob("shard-*.jsonl")):
-                rows = [json.loads(x) for x in s.read_text().splitlines()]
-                (folder / "votes" / a / s.name).write_text("".join(json.dumps({"id": r["id"], "labels": ["no_crisis"]}) + "\n" for r in rows))
-
-    vote(corpus)
+    write_votes(corpus, lambda a, r: {"labels": ["no_crisis"]})
     build = runpy.run_path(str(ROOT / "scripts" / "build_real_corpus.py"))
     assert build["main"](["--corpus", str(corpus)]) == 0
     short = corpus / "short"
@@ -338,7 +340,7 @@ def test_short_text_round_keeps_every_excerpt_in_its_parents_split(tmp_path):
     assert "nice weather" not in " ".join(r["text"] for r in records)  # comments need a crisis cue
     shard_rows = [json.loads(x) for s in sorted((short / "shards").glob("*.jsonl")) for x in s.read_text().splitlines()]
     assert all(set(r) == {"id", "text"} for r in shard_rows) and len(shard_rows) == len(records)
-    vote(short)
+    write_votes(short, lambda a, r: {"labels": ["no_crisis"]})
     assert build["main"](["--corpus", str(short)]) == 0
     prov = [json.loads(x) for x in (short / "provenance.jsonl").read_text().splitlines()]
     split_of = {r["id"]: r["split"] for r in records}
@@ -358,31 +360,18 @@ def test_short_text_round_keeps_every_excerpt_in_its_parents_split(tmp_path):
 
 def test_warning_round_builds_a_corpus_a_model_and_annotated_dialogues(tmp_path):
     """build_warning_pool -> votes -> build_warning_corpus -> train_warning -> build_alert_dialogues."""
-    rmhd = tmp_path / "ct_data" / "datasets" / "reddit_27_subreddits"
-    rmhd.mkdir(parents=True)
-    with (rmhd / "rmhd_27subreddits_260posts_test.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["", "subreddit", "author", "date", "post"])
-        for i, (sub, text) in enumerate(LONG_ROWS * 6):
-            w.writerow([i, sub, f"user{i}", "2019/01/01", f"{text} (post {i})"])
+    write_rmhd(tmp_path, [(sub, f"{text} (post {i})") for i, (sub, text) in enumerate(LONG_ROWS * 6)])
     corpus = tmp_path / "real"
     runpy.run_path(str(ROOT / "scripts" / "build_real_pool.py"))["main"](
         ["--rmhd", str(tmp_path / "ct_data"), "--out", str(corpus), "--shard-size", "50", "--external", str(tmp_path / "none")])
     build = runpy.run_path(str(ROOT / "scripts" / "build_real_corpus.py"))["main"]
 
-    def vote(folder: Path, answer) -> None:
-        for a in ("a", "b", "c"):
-            (folder / "votes" / a).mkdir(parents=True, exist_ok=True)
-            for s in sorted((folder / "shards").glob("shard-*.jsonl")):
-                rows = [json.loads(x) for x in s.read_text().splitlines()]
-                (folder / "votes" / a / s.name).write_text("".join(json.dumps({"id": r["id"], **answer(a, r)}) + "\n" for r in rows))
-
     crisis = lambda r: ["childabuse_endangerment_past"] if "belt" in r["text"] else ["domesticviolence_past"] if "hit me" in r["text"] else ["no_crisis"]  # noqa: E731
-    vote(corpus, lambda a, r: {"labels": crisis(r)})
+    write_votes(corpus, lambda a, r: {"labels": crisis(r)})
     assert build(["--corpus", str(corpus)]) == 0
     short = corpus / "short"
     assert runpy.run_path(str(ROOT / "scripts" / "build_real_excerpts.py"))["main"](["--corpus", str(corpus), "--out", str(short)]) == 0
-    vote(short, lambda a, r: {"labels": crisis(r)})
+    write_votes(short, lambda a, r: {"labels": crisis(r)})
     assert build(["--corpus", str(short)]) == 0
     warn = corpus / "warning"
     assert runpy.run_path(str(ROOT / "scripts" / "build_warning_pool.py"))["main"](["--corpus", str(corpus), "--out", str(warn)]) == 0
@@ -395,7 +384,7 @@ def test_warning_round_builds_a_corpus_a_model_and_annotated_dialogues(tmp_path)
             return {"answer": "none" if a == "c" else "warning"}
         return {"answer": "none"}
 
-    vote(warn, answer)
+    write_votes(warn, answer)
     check = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_warning_votes.py"), str(next((warn / "shards").glob("*.jsonl"))),
                             str(next((warn / "votes" / "a").glob("*.jsonl")))], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
