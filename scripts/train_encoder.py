@@ -36,6 +36,13 @@ SHORT = ROOT / "corpus" / "real" / "short" / "splits"
 OUT = ROOT / "src" / "cradle" / "resources" / "models" / "default"
 
 
+def repo_relative(spec: str | Path) -> str:
+    """A data spec for provenance: a file inside the repository by its path relative to it (a
+    model must not name the machine it was trained on); anything else as given."""
+    p = Path(spec)
+    return str(p.resolve().relative_to(ROOT)) if p.exists() and p.resolve().is_relative_to(ROOT) else str(spec)
+
+
 def score(model_dir: Path, spec: str) -> dict[str, float]:
     from cradle.detectors.local import LocalDetector
 
@@ -92,10 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         max_tokens=args.max_tokens, keep_layers=args.keep_layers, train_layers=args.train_layers, epochs=args.epochs, lr=args.lr, factored=not args.flat, quantize=not args.no_quantize,
         threads=args.threads,
     )
-    def rel(spec: str) -> str:  # provenance names files relative to the repository, not this machine
-        return str(Path(spec).resolve().relative_to(ROOT)) if Path(spec).exists() and Path(spec).resolve().is_relative_to(ROOT) else spec
-
-    provenance = {"data": [rel(x) for x in train_specs], "dev": [rel(x) for x in dev_specs], "dev_fingerprint": [d.fingerprint for d in dev_sets]}
+    provenance = {"data": [repo_relative(x) for x in train_specs], "dev": [repo_relative(x) for x in dev_specs], "dev_fingerprint": [d.fingerprint for d in dev_sets]}
     t0 = time.time()
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("train", total=1.0)

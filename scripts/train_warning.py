@@ -30,16 +30,13 @@ from pathlib import Path
 from cradle.data import load_dataset
 from cradle.pipelines.training.train_alert import train_warning_model
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_encoder import repo_relative  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 WARN = ROOT / "corpus" / "real" / "warning" / "splits"
 SHORT = ROOT / "corpus" / "real" / "short" / "splits"
 OUT = ROOT / "src" / "cradle" / "resources" / "models" / "default" / "alert"
-
-
-def rel(path: Path) -> str:
-    """A path relative to the repository when it is inside it (provenance must not name this machine)."""
-    p = path.resolve()
-    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(path)
 
 
 def warning_rows(path: Path) -> tuple[list[str], list[bool]]:
@@ -81,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     st, sy = short_crisis(args.short / "dev.csv")
     model = train_warning_model(
         texts, targets, dev_texts=dev_texts + st, dev_targets=dev_targets + sy,
-        provenance={"data": [rel(args.warning / "train.jsonl"), rel(args.short / "train.csv"), args.dialogues],
-                    "dev": [rel(args.warning / "dev.jsonl"), rel(args.short / "dev.csv")]},
+        provenance={"data": [repo_relative(args.warning / "train.jsonl"), repo_relative(args.short / "train.csv"), args.dialogues],
+                    "dev": [repo_relative(args.warning / "dev.jsonl"), repo_relative(args.short / "dev.csv")]},
     )  # fmt: skip
     model.save(args.out)
     print(json.dumps({"out": str(args.out), "train": model.meta["training"], "dev": model.meta["dev"], "C": model.meta.get("C_by_dev_average_precision")}, indent=1))
