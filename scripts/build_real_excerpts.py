@@ -34,7 +34,17 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_real_pool import CUES, LICENCES, Candidate, clean, read_goemotions, read_jsonl, refuse_to_renumber, write_records  # noqa: E402
+from build_real_pool import (  # noqa: E402
+    CUES,
+    LICENCES,
+    Candidate,
+    add_round_options,
+    clean,
+    read_goemotions,
+    read_jsonl,
+    refuse_to_renumber,
+    write_records,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261204
@@ -93,11 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=ROOT / "corpus" / "real", help="the first round's corpus (pool.jsonl, provenance.jsonl)")
     ap.add_argument("--goemotions", type=Path, action="append", default=[], help="GoEmotions original train/dev .tsv")
-    ap.add_argument("--out", type=Path, default=ROOT / "corpus" / "real" / "short")
-    ap.add_argument("--shard-size", type=int, default=500)
-    ap.add_argument("--first-shard", type=int, default=9)
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply every quota (small test runs)")
-    ap.add_argument("--force", action="store_true", help="rebuild even though votes exist (they would then name other texts)")
+    add_round_options(ap, ROOT / "corpus" / "real" / "short", shard_size=500, first_shard=9)
     args = ap.parse_args(argv)
     refuse_to_renumber(ap, args.out, args.force)
     rng = random.Random(SEED)

@@ -234,6 +234,16 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def add_round_options(ap: argparse.ArgumentParser, out: Path, shard_size: int, first_shard: int) -> None:
+    """The options every later annotation round's pool builder shares (where it writes, how it
+    shards, small test runs, rebuilding under existing votes)."""
+    ap.add_argument("--out", type=Path, default=out)
+    ap.add_argument("--shard-size", type=int, default=shard_size)
+    ap.add_argument("--first-shard", type=int, default=first_shard, help="number of the first shard (rounds number their shards on)")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply every quota (small test runs)")
+    ap.add_argument("--force", action="store_true", help="rebuild even though votes exist (they would then name other texts)")
+
+
 def refuse_to_renumber(ap: argparse.ArgumentParser, out: Path, force: bool) -> None:
     """Stop when ``out`` already holds votes: a rebuilt pool numbers its texts anew, so the votes
     would then name other texts."""

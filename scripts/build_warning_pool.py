@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_real_excerpts import cue_of, windows  # noqa: E402
-from build_real_pool import MENTAL_HEALTH_SUBS, read_jsonl, refuse_to_renumber, write_records  # noqa: E402
+from build_real_pool import MENTAL_HEALTH_SUBS, add_round_options, read_jsonl, refuse_to_renumber, write_records  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261205
@@ -40,11 +40,7 @@ QUOTAS = {"train": {"crisis": 330, "mh": 110, "control": 60}, "dev": {"crisis": 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=ROOT / "corpus" / "real")
-    ap.add_argument("--out", type=Path, default=ROOT / "corpus" / "real" / "warning")
-    ap.add_argument("--shard-size", type=int, default=550)
-    ap.add_argument("--first-shard", type=int, default=11)
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply every quota (small test runs)")
-    ap.add_argument("--force", action="store_true", help="rebuild even though votes exist (they would then name other texts)")
+    add_round_options(ap, ROOT / "corpus" / "real" / "warning", shard_size=550, first_shard=11)
     args = ap.parse_args(argv)
     refuse_to_renumber(ap, args.out, args.force)
     rng = random.Random(SEED)

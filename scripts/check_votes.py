@@ -70,16 +70,22 @@ def check(shard: Path, votes: Path) -> list[str]:
     return check_records(shard, votes, label_problems, '{"id": str, "labels": [str, ...]}')
 
 
-def main(argv: list[str]) -> int:
+def run_check(argv: list[str], check_files: Callable[[Path, Path], list[str]], valid: str, usage: str) -> int:
+    """The command line of a vote checker: ``SHARD VOTES``; prints every problem (or one ``ok``
+    line naming what is ``valid``); exit code 1 when anything is wrong, 2 for bad arguments."""
     if len(argv) != 2:
-        print(__doc__, file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 2
-    problems = check(Path(argv[0]), Path(argv[1]))
+    problems = check_files(Path(argv[0]), Path(argv[1]))
     for p in problems:
         print(p)
     if not problems:
-        print(f"ok: {argv[1]} covers {argv[0]} with valid label sets")
+        print(f"ok: {argv[1]} covers {argv[0]} with {valid}")
     return 1 if problems else 0
+
+
+def main(argv: list[str]) -> int:
+    return run_check(argv, check, "valid label sets", __doc__ or "")
 
 
 if __name__ == "__main__":

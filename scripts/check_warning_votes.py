@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_votes import check_records  # noqa: E402
+from check_votes import check_records, run_check  # noqa: E402
 
 ANSWERS = ("warning", "explicit", "none")
 
@@ -31,16 +31,7 @@ def check(shard: Path, votes: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
-        return 2
-    problems = check(Path(args[0]), Path(args[1]))
-    for p in problems:
-        print(p)
-    if not problems:
-        print(f"ok: {args[1]} covers {args[0]} with valid answers")
-    return 1 if problems else 0
+    return run_check(sys.argv[1:] if argv is None else argv, check, "valid answers", __doc__ or "")
 
 
 if __name__ == "__main__":
