@@ -119,6 +119,7 @@ class EncoderModel:
     _tokenizer: Any = field(default=None, repr=False)
     _workers: list[Any] = field(default_factory=list, repr=False)
     _workers_lock: Any = field(default_factory=threading.Lock, repr=False)
+    _pool: Any = field(default=None, repr=False)
 
     # ---------------------------------------------------------------------- I/O
     @classmethod
@@ -206,19 +207,20 @@ class EncoderModel:
             for batch in batches:
                 run(self._session, batch)
             return out
-        workers = self._worker_sessions()
-        with ThreadPoolExecutor(len(workers)) as pool:  # ONNX Runtime releases the GIL while it runs
-            for done in [pool.submit(lambda k: [run(workers[k], b) for b in batches[k :: len(workers)]], k) for k in range(len(workers))]:
-                done.result()
+        workers, pool = self._worker_sessions()
+        n = len(workers)  # ONNX Runtime releases the GIL while it runs: one thread per session
+        for done in [pool.submit(lambda k: [run(workers[k], b) for b in batches[k::n]], k) for k in range(n)]:
+            done.result()
         return out
 
-    def _worker_sessions(self) -> list[Any]:
-        """Single-threaded sessions of the same graph, one per core up to :data:`MAX_WORKER_SESSIONS`
-        (opened once, on first use)."""
+    def _worker_sessions(self) -> tuple[list[Any], ThreadPoolExecutor]:
+        """Single-threaded sessions of the same graph, one per core up to :data:`MAX_WORKER_SESSIONS`,
+        and the thread pool that runs them (both made once, on first use)."""
         with self._workers_lock:
             if not self._workers:
                 self._workers = [_open_session(self.folder / "model.onnx", 1) for _ in range(min(self.threads, MAX_WORKER_SESSIONS))]
-            return self._workers
+                self._pool = ThreadPoolExecutor(len(self._workers), thread_name_prefix="cradle-encoder")
+            return self._workers, self._pool
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
         """Label probabilities from head logits (Platt per head, then heads to labels)."""
