@@ -33,6 +33,7 @@ from cradle.pipelines.training.train_encoder import EncoderTrainSettings, train_
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "corpus" / "real" / "splits"
 SHORT = ROOT / "corpus" / "real" / "short" / "splits"
+HARD = ROOT / "corpus" / "real" / "hard" / "splits"
 OUT = ROOT / "src" / "cradle" / "resources" / "models" / "default"
 
 
@@ -75,8 +76,8 @@ def choose_screen_level(model_dir: Path, dev, levels=(0.02, 0.05, 0.1, 0.15, 0.2
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--train", action="append", help="training data (repeatable); default: real train + synthetic train")
-    ap.add_argument("--dev", action="append", help="dev data (repeatable, joined); default: real dev + real short-text dev")
+    ap.add_argument("--train", action="append", help="training data (repeatable); default: the three real rounds' train splits + synthetic train")
+    ap.add_argument("--dev", action="append", help="dev data (repeatable, joined); default: the three real rounds' dev splits")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--train-layers", type=int, default=EncoderTrainSettings.train_layers)
     ap.add_argument("--epochs", type=int, default=EncoderTrainSettings.epochs)
@@ -90,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", action="append", default=[], help="score this dataset afterwards (printed only)")
     ap.add_argument("--cascade", action="store_true", help="put the local:fast screen in front of the encoder (see the docstring)")
     args = ap.parse_args(argv)
-    train_specs = args.train or [str(REAL / "train.csv"), str(SHORT / "train.csv"), "synthetic:posts-train"]
+    train_specs = args.train or [str(REAL / "train.csv"), str(SHORT / "train.csv"), str(HARD / "train.csv"), "synthetic:posts-train"]
     train = [p for spec in train_specs for p in load_dataset(spec).posts]
-    dev_specs = args.dev or [str(REAL / "dev.csv"), str(SHORT / "dev.csv")]
+    dev_specs = args.dev or [str(REAL / "dev.csv"), str(SHORT / "dev.csv"), str(HARD / "dev.csv")]
     dev_sets = [load_dataset(spec) for spec in dev_specs]
     dev_posts = [p for d in dev_sets for p in d.posts]
     settings = EncoderTrainSettings(
