@@ -12,6 +12,7 @@ that list the commands.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import os
 import sys
@@ -22,7 +23,7 @@ import typer
 
 from cradle import __version__
 
-__all__ = ["COMMANDS", "app", "build_app", "exit_now", "main"]
+__all__ = ["COMMANDS", "build_app", "exit_now", "main"]  # and ``app``, built on first use
 
 #: Command name -> the module of ``cradle.interfaces.cli`` that registers it (a test checks this
 #: table against what the modules register).
@@ -127,10 +128,8 @@ def exit_now(code: object = 0) -> None:
         status = 1
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing more can be written
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be written
-            pass
     os._exit(status & 0xFF)
 
 
