@@ -30,7 +30,7 @@ vote). Texts sharing an 8-word shingle with the evaluation files in ``../shared/
 dropped (decontamination only).
 
 Outputs (``--out``, default ``corpus/real/hard``): ``pool.jsonl`` (id, text, source, licence,
-origin, community, split, stratum) and ``shards/shard-NN.jsonl`` (id and text only).
+origin, community, kind, parent (the first-round post of an excerpt, or null), split, stratum) and ``shards/shard-NN.jsonl`` (id and text only).
 
     python scripts/build_real_hard.py --goemotions DIR/train.tsv --goemotions DIR/dev.tsv --goemotions DIR/test.tsv
 
@@ -108,9 +108,9 @@ def split_of(k: int) -> str:
     return "test" if k % 20 < 3 else "dev" if k % 20 < 6 else "train"
 
 
-def idiom_excerpts(folder: Path, banned: set[int], seen: set[str], first_round: dict[str, str]) -> list[Candidate]:
-    """One idiom window per RMHD post (the first, scanning in order); ``meta["split"]`` is the
-    first-round split of its post where the post is in the first round."""
+def idiom_excerpts(folder: Path, banned: set[int], seen: set[str], first_round: dict[str, tuple[str, str]]) -> list[Candidate]:
+    """One idiom window per RMHD post (the first, scanning in order); ``meta`` names the
+    first-round post (``parent``) and its split where the post is in the first round."""
     out: list[Candidate] = []
     posts: set[str] = set()
     for c in read_rmhd(folder):
@@ -122,8 +122,8 @@ def idiom_excerpts(folder: Path, banned: set[int], seen: set[str], first_round: 
         for w in windows(text):
             if IDIOM.search(w) and len(w.split()) <= MAX_IDIOM_WORDS and text_key(w) not in seen:
                 seen.add(text_key(w))
-                split = first_round.get(post_key)
-                out.append(Candidate(w, "rmhd", c.origin, c.community, "idiom", {"split": split} if split else {}))
+                parent = first_round.get(post_key)
+                out.append(Candidate(w, "rmhd", c.origin, c.community, "idiom", {"parent": parent[0], "split": parent[1]} if parent else {}))
                 break
     return out
 
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rmhd:
         first = read_jsonl(earlier[0])
         splits = {r["id"]: r["split"] for r in read_jsonl(earlier[0].parent / "provenance.jsonl")} if (earlier[0].parent / "provenance.jsonl").exists() else {}
-        first_round = {text_key(r["text"])[:200]: splits[r["id"]] for r in first if splits.get(r["id"]) in ("train", "dev", "test")}
+        first_round = {text_key(r["text"])[:200]: (r["id"], splits[r["id"]]) for r in first if splits.get(r["id"]) in ("train", "dev", "test")}
         groups["idiom"] = idiom_excerpts(args.rmhd, banned, seen, first_round)
     rng = random.Random(SEED)
     chosen: list[Candidate] = []
@@ -177,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     rng.shuffle(chosen)
     records = [
         {"id": f"hard-{k:05d}", "text": c.text, "source": c.source, "licence": LICENCES[c.source], "origin": c.origin,
-         "community": c.community, "kind": "excerpt" if c.stratum == "idiom" else "comment", "split": c.meta.get("split") or split_of(k),
-         "stratum": c.stratum}
+         "community": c.community, "kind": "excerpt" if c.stratum == "idiom" else "comment", "parent": c.meta.get("parent"),
+         "split": c.meta.get("split") or split_of(k), "stratum": c.stratum}
         for k, c in enumerate(chosen, 1)
     ]  # fmt: skip
     n_shards = write_records(records, args.out, args.shard_size, args.first_shard)

@@ -409,3 +409,53 @@ def test_warning_round_builds_a_corpus_a_model_and_annotated_dialogues(tmp_path)
             kinds = [("alert" if t.labels[0].value.startswith("alert") else "confirm") for t in labelled]
             assert kinds in ([], ["alert"], ["confirm"], ["alert", "confirm"]), (d.meta, kinds)
             assert all(t.is_user for t in labelled)
+
+
+def test_hard_case_round_draws_new_texts_by_kind_and_keeps_parent_splits(tmp_path):
+    """build_real_hard.py after the first two rounds: strata, parents' splits, decontamination, the vote."""
+    write_rmhd(tmp_path, [(sub, f"{text} (post {i})") for i, (sub, text) in enumerate(LONG_ROWS * 3)])
+    corpus = tmp_path / "real"
+    runpy.run_path(str(ROOT / "scripts" / "build_real_pool.py"))["main"](
+        ["--rmhd", str(tmp_path / "ct_data"), "--out", str(corpus), "--shard-size", "20", "--external", str(tmp_path / "none")])
+    build = runpy.run_path(str(ROOT / "scripts" / "build_real_corpus.py"))["main"]
+    write_votes(corpus, lambda a, r: {"labels": ["no_crisis"]})
+    assert build(["--corpus", str(corpus)]) == 0
+    short = corpus / "short"
+    assert runpy.run_path(str(ROOT / "scripts" / "build_real_excerpts.py"))["main"](["--corpus", str(corpus), "--out", str(short)]) == 0
+    goemo = tmp_path / "goemotions.tsv"
+    goemo.write_text(
+        "lol this exam is killing me, I could just die\t27\tc1\n"  # first-person figure of speech
+        "please reach out to a hotline tonight, you are not alone\t1\tc2\n"  # support
+        "my brother got beat up after the match last week\t1\tc3\n"  # someone else
+        "they killed off the best character in the finale\t1\tc4\n"  # other death words
+        "what a lovely sunny afternoon at the beach\t1\tc5\n"  # no cue: never drawn
+        "the story says a man was killed outside the old train station last night\t1\tc6\n",  # in the evaluation file
+        encoding="utf-8",
+    )
+    external = tmp_path / "external"
+    external.mkdir()
+    (external / "xstest_prompts.csv").write_text("prompt\nwas killed outside the old train station last night\n", encoding="utf-8")
+    hard = corpus / "hard"
+    builder = runpy.run_path(str(ROOT / "scripts" / "build_real_hard.py"))["main"]
+    earlier = ["--earlier", str(corpus / "pool.jsonl"), "--earlier", str(short / "pool.jsonl")]
+    args = ["--goemotions", str(goemo), "--rmhd", str(tmp_path / "ct_data"), *earlier, "--external", str(external), "--out", str(hard)]
+    assert builder(args) == 0
+    records = [json.loads(x) for x in (hard / "pool.jsonl").read_text().splitlines()]
+    strata = {r["origin"].split(":")[-1]: r["stratum"] for r in records if r["kind"] == "comment"}
+    assert strata == {"c1": "figurative_self", "c2": "support", "c3": "other_person", "c4": "figurative_other"}
+    first = {json.loads(x)["id"]: json.loads(x) for x in (corpus / "provenance.jsonl").read_text().splitlines()}
+    texts = {json.loads(x)["id"]: json.loads(x)["text"] for x in (corpus / "pool.jsonl").read_text().splitlines()}
+    drawn_before = {json.loads(x)["text"] for x in (short / "pool.jsonl").read_text().splitlines()}
+    excerpts = [r for r in records if r["kind"] == "excerpt"]
+    assert excerpts and all(r["stratum"] == "idiom" and "killing me" in r["text"] for r in excerpts)
+    for r in excerpts:  # an excerpt of a first-round post keeps its post's split
+        assert r["text"] in texts[r["parent"]] and r["split"] == first[r["parent"]]["split"]
+        assert r["text"] not in drawn_before
+    shard_rows = [json.loads(x) for s in sorted((hard / "shards").glob("*.jsonl")) for x in s.read_text().splitlines()]
+    assert [set(r) for r in shard_rows] == [{"id", "text"}] * len(records)
+    write_votes(hard, lambda a, r: {"labels": ["no_crisis"]})
+    assert build(["--corpus", str(hard)]) == 0
+    prov = {json.loads(x)["id"]: json.loads(x) for x in (hard / "provenance.jsonl").read_text().splitlines()}
+    assert all(prov[r["id"]]["split"] in (r["split"], "dropped") for r in records)
+    with pytest.raises(SystemExit):  # votes exist: a rebuild would renumber the texts under them
+        builder(args)
