@@ -108,8 +108,9 @@ def exit_now(code: object = 0) -> None:
     collection, about 0.1 s after a model run, which nothing of cradle needs: every file a
     command writes is closed (and made durable where it matters) before the command returns.
     Falls back to ``sys.exit`` while a non-daemon thread other than this one is alive (Python
-    would wait for it), on interpreters without ``atexit._run_exitfuncs``, and when the
-    environment sets ``CRADLE_FULL_EXIT=1``.
+    would wait for it), under a profiler or debugger (``sys.getprofile``/``sys.gettrace``: they
+    write their report after the program returns), on interpreters without
+    ``atexit._run_exitfuncs``, and when the environment sets ``CRADLE_FULL_EXIT=1``.
 
     Parameters
     ----------
@@ -117,7 +118,8 @@ def exit_now(code: object = 0) -> None:
         As for ``sys.exit``: None is 0; a string is written to stderr and exits with 1.
     """
     others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon and t.is_alive()]
-    if others or os.environ.get("CRADLE_FULL_EXIT") == "1" or not hasattr(atexit, "_run_exitfuncs"):
+    watched = sys.getprofile() is not None or sys.gettrace() is not None  # a profiler or debugger reports after we return
+    if others or watched or os.environ.get("CRADLE_FULL_EXIT") == "1" or not hasattr(atexit, "_run_exitfuncs"):
         sys.exit(code)
     if code is None:
         status = 0
@@ -135,7 +137,17 @@ def exit_now(code: object = 0) -> None:
 
 def main() -> None:
     """Entry point of the console script: build the app for the command named in ``sys.argv``,
-    run it, and leave with :func:`exit_now`."""
+    run it, and leave with :func:`exit_now`.
+
+    ``import httpx`` also imports httpx's own command line (``httpx._main``: click, pygments,
+    rich's syntax highlighting) whenever click is installed, as it is with uvicorn: about 60 ms
+    of every start of a command that makes HTTP calls. The console script never uses it, so it
+    marks that module as absent before anything imports httpx; httpx then falls back to its
+    stub ``httpx.main`` (a message to install ``httpx[cli]``). Only this process is affected,
+    and only when httpx is not imported yet.
+    """
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     try:
         build_app(command)()
