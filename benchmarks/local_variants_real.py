@@ -1,6 +1,6 @@
 """Compare local detector designs on the real-text corpus (the choice of ``local:default``).
 
-Every model folder given is scored on the real dev splits (posts and short texts: where its
+Every model folder given is scored on the real dev splits (posts, short texts and hard cases: where its
 settings were chosen) and on the real test splits (reported only), with the published metrics plus the figures issue 11 asks
 for: micro F1 at the 15-label and at the 7-type level (time frame ignored), macro F1, exact
 match, the no-crisis false-positive rate (share of gold ``no_crisis`` posts given a crisis
@@ -30,6 +30,7 @@ from cradle.pipelines.runs.scoring import score_posts
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ROOT / "corpus" / "real" / "splits"
 SHORT = ROOT / "corpus" / "real" / "short" / "splits"
+HARD = ROOT / "corpus" / "real" / "hard" / "splits"
 LABELS = [x.value for x in POST_LABELS]
 LEVELS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     dev = load_dataset(str(SPLITS / "dev.csv")).posts
     test = load_dataset(str(SPLITS / "test.csv")).posts
-    sets = {"dev": dev, "test": test, "short dev": load_dataset(str(SHORT / "dev.csv")).posts, "short test": load_dataset(str(SHORT / "test.csv")).posts}
+    sets = {"dev": dev, "test": test, **{f"{name} {split}": load_dataset(str(folder / f"{split}.csv")).posts for name, folder in (("short", SHORT), ("hard", HARD)) for split in ("dev", "test")}}
     rows: dict[str, dict[str, dict[str, float]]] = {}
     for folder in args.folders:
         det = LocalDetector.load(str(folder))
