@@ -459,3 +459,22 @@ def test_hard_case_round_draws_new_texts_by_kind_and_keeps_parent_splits(tmp_pat
     assert all(prov[r["id"]]["split"] in (r["split"], "dropped") for r in records)
     with pytest.raises(SystemExit):  # votes exist: a rebuild would renumber the texts under them
         builder(args)
+
+
+def test_thresholds_are_retuned_in_place_on_dev_only(trained, tmp_path):
+    """scripts/retune_thresholds.py rewrites only the thresholds (and its record) of a copy of a folder."""
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(trained[0], folder)
+    before = json.loads((folder / "model.json").read_text())
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("".join(json.dumps({"id": f"d{i}", "text": s, "labels": [x.value for x in labels]}) + "\n" for i, (s, labels) in enumerate(SENTENCES)))
+    script = runpy.run_path(str(ROOT / "scripts" / "retune_thresholds.py"))["main"]
+    assert script(["--model-dir", str(folder), "--dev", str(dev), "--min-positives", "2", "--objective", "micro"]) == 0
+    after = json.loads((folder / "model.json").read_text())
+    record = after.pop("thresholds_retuned")
+    assert record["objective"] == "micro" and record["n_dev"] == len(SENTENCES) and set(record["after"]) == {"micro_f1", "macro_f1_present"}
+    assert set(after["thresholds"]) == set(before["thresholds"])
+    assert {k: v for k, v in after.items() if k != "thresholds"} == {k: v for k, v in before.items() if k != "thresholds"}
+    assert (folder / "model.onnx").read_bytes() == (trained[0] / "model.onnx").read_bytes()

@@ -16,16 +16,12 @@ from cradle.detectors import load_detector
 
 PAIRS = Path(__file__).parent / "fixtures" / "contrast_pairs.jsonl"
 
-_KNOWN_MISS = (
-    "a known miss of the shipped weights (docs/local-detector.md): child abuse past scores 0.43, under the 0.70 "
-    "threshold that dev (17 positives) chose for it"
-)
 SENTENCES = [
     ("my husband hit me again last night", {"domesticviolence_ongoing"}),
     ("My best friend told me she was raped at a party, how do I support her?", {"no_crisis"}),
     ("I'm so stressed about finals, I could just die", {"no_crisis"}),
     ("everyone would be better off without me", {"suicideideation_passive_ongoing"}),
-    pytest.param("my stepdad used to beat me with a belt", {"childabuse_endangerment_past"}, marks=pytest.mark.xfail(strict=True, reason=_KNOWN_MISS)),
+    ("my stepdad used to beat me with a belt", {"childabuse_endangerment_past"}),
 ]
 
 
