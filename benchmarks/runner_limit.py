@@ -24,6 +24,7 @@ Usage::
     python benchmarks/runner_limit.py --server threaded  # the same against an independent server
     python benchmarks/runner_limit.py --kill-at 0.5      # + kill -9 and resume
     python benchmarks/runner_limit.py --faults 0.1       # + fault injection run
+    python benchmarks/runner_limit.py --baseline         # + a bare asyncio client's time, same server
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -152,6 +154,68 @@ LIMIT = 1.10
 _FAULTS = ("rate_limit", "server_error", "unavailable", "hang", "bad_body", "malformed", "prose", "filter", "refusal")
 
 
+def bare_client_wall(base: str, n: int, concurrency: int, spacing: float = 0.003) -> float:
+    """Seconds a bare asyncio client (raw HTTP/1.1 requests, no httpx, no cache, no run folder) needs
+    for ``n`` chat requests at ``concurrency`` against ``base``, connection starts ``spacing`` apart
+    like cradle's transport. Run in this process, beside the server: a floor for what any Python
+    client can reach on this machine, not a cradle figure."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    url = urlsplit(base)
+    path = f"{url.path}/chat/completions".encode()
+    body = json.dumps({"model": "bench", "messages": [{"role": "user", "content": "[[labels:no_crisis]]"}]}).encode()
+    head = b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (path, url.netloc.encode(), len(body))
+
+    async def main() -> float:
+        left, next_start = n, 0.0
+        idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+        async def one() -> None:
+            nonlocal next_start
+            if idle:
+                reader, writer = idle.pop()
+            else:
+                now = time.monotonic()
+                start = max(now, next_start)
+                next_start = start + spacing
+                await asyncio.sleep(start - now)
+                reader, writer = await asyncio.open_connection(url.hostname, url.port)
+            sock = writer.get_extra_info("socket")
+            if hasattr(socket, "TCP_QUICKACK"):  # as cradle's transport does, against delayed ACKs
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+            writer.write(head + body)
+            status = await reader.readline()
+            length, close = 0, status.startswith(b"HTTP/1.0")
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+                elif name.strip().lower() == b"connection" and b"close" in value.lower():
+                    close = True
+            if hasattr(socket, "TCP_QUICKACK"):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+            json.loads(await reader.readexactly(length))
+            if close:
+                writer.close()
+            else:
+                idle.append((reader, writer))
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                await one()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        for _, writer in idle:
+            writer.close()
+        return time.perf_counter() - t0
+
+    return asyncio.run(main())
+
+
 def write_posts(path: Path, n: int) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
@@ -209,6 +273,7 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=None, help="work folder (default: a new temporary one)")
     ap.add_argument("--kill-at", type=float, default=None, help="also kill -9 a run at this fraction and resume it")
     ap.add_argument("--faults", type=float, default=None, help="also run with this fraction of calls per fault kind")
+    ap.add_argument("--baseline", action="store_true", help="also time a bare asyncio client against the same server (a floor, not a cradle figure)")
     ap.add_argument(
         "--server",
         choices=("fake", "threaded", "threaded-http11"),
@@ -254,6 +319,10 @@ def main() -> int:
             f"handshakes dropped by a full accept queue: {overflows[0]}; "
             f"{srv.turnaround() if hasattr(srv, 'turnaround') else 'fake server'})"
         )
+
+        if args.baseline:
+            bare = bare_client_wall(srv.openai_base, args.n, args.concurrency)
+            print(f"  bare asyncio client, same server: {bare:.2f} s, ratio {bare / ideal:.3f} (cradle's runner session above: {session_wall(run):.2f} s)")
 
         srv.reset_counts()
         wall, _ = run_cli(cmd)
