@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import sqlite3
 import threading
 import time
@@ -63,6 +64,10 @@ def cache_key(identity: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+#: Seconds a new cache keeps retrying to open a database file that another process is setting up.
+_OPEN_PATIENCE = 10.0
+
+
 class ResponseCache:
     """Replies keyed by request identity, in one SQLite file.
 
@@ -97,15 +102,35 @@ class ResponseCache:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        # Processes that open a new file at the same moment (Ray shards) race to switch it to WAL;
+        # the losers get "database is locked" at once (the busy timeout does not cover a journal
+        # mode change), so opening is retried for up to _OPEN_PATIENCE seconds.
+        deadline = time.monotonic() + _OPEN_PATIENCE
+        while True:
+            try:
+                self._db = self._open()
+                break
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise CacheError(
+                        f"{self.path} cannot be used as a response cache ({exc}); pass another --cache or --no-cache"
+                    ) from None
+                time.sleep(random.uniform(0.01, 0.05))
+            except sqlite3.DatabaseError as exc:
+                raise CacheError(
+                    f"{self.path} cannot be used as a response cache ({exc}); pass another --cache or --no-cache"
+                ) from None
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
         try:
-            self._db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise CacheError(
-                f"{self.path} cannot be used as a response cache ({exc}); pass another --cache or --no-cache"
-            ) from None
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def get(self, identity: Mapping[str, Any]) -> dict[str, Any] | None:
         """The stored reply for ``identity``, or ``None``.
