@@ -76,8 +76,8 @@ def build_app(command: str | None = None) -> typer.Typer:
     Examples
     --------
     >>> from typer.testing import CliRunner
-    >>> CliRunner().invoke(build_app("score"), ["--version"]).output
-    'cradle 0.1.0\\n'
+    >>> CliRunner().invoke(build_app("score"), ["--version"]).output.startswith("cradle ")
+    True
     """
     app = typer.Typer(
         name="cradle",
