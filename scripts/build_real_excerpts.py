@@ -43,6 +43,8 @@ from build_real_pool import (  # noqa: E402
     read_goemotions,
     read_jsonl,
     refuse_to_renumber,
+    split_of,
+    text_key,
     write_records,
 )
 
@@ -124,12 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         rng.shuffle(items)
         chosen += items[: max(0, round(QUOTAS[split][group] * args.scale))]
     # GoEmotions comments the first round did not draw.
-    seen = {" ".join(re.findall(r"[a-z0-9]+", r["text"].lower())) for r in pool.values()}
+    seen = {text_key(r["text"]) for r in pool.values()}
     comments: list[Candidate] = []
     for path in args.goemotions:
         for c in read_goemotions(path):
             c.text = clean(c.text)
-            key = " ".join(re.findall(r"[a-z0-9]+", c.text.lower()))
+            key = text_key(c.text)
             if key in seen or not (MIN_WORDS <= len(c.text.split()) <= MAX_WORDS) or cue_of(c.text) is None:
                 continue
             seen.add(key)
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     comments.sort(key=lambda c: c.origin)
     rng.shuffle(comments)
     for k, c in enumerate(comments[: round(COMMENTS * args.scale)]):
-        split = "test" if k % 20 < 3 else "dev" if k % 20 < 6 else "train"
+        split = split_of(k)
         chosen.append({"text": c.text, "source": "goemotions", "licence": LICENCES["goemotions"], "origin": c.origin, "community": c.community,
                        "kind": "comment", "parent": None, "split": split, "cue": cue_of(c.text)})
     rng.shuffle(chosen)

@@ -1,4 +1,4 @@
-"""Build a pool of real short texts full of hard negatives for a third annotation round.
+"""Build a pool of real short texts full of hard negatives for the fourth annotation round.
 
 The first two rounds drew texts by crisis cues, so most of their ``no_crisis`` texts are posts
 about mental health. What the detector still gets wrong on real text is the rest: figures of
@@ -23,7 +23,7 @@ training; other posts are split like the comments. Posts sharing a shingle with 
 files are dropped whole.
 
 The strata only choose what is annotated; annotators never see them. Annotators label with
-``corpus/real/ANNOTATION_GUIDE.md`` (section "Short texts") like the second round, three of them
+``corpus/real/ANNOTATION_GUIDE.md`` (section "Hard cases", which points back to "Short texts"), three of them
 working alone, and ``scripts/build_real_corpus.py --corpus corpus/real/hard`` votes.
 Comments are split 70/15/15 with a fixed seed (the split is part of the pool, so it survives the
 vote). Texts sharing an 8-word shingle with the evaluation files in ``../shared/external`` are
@@ -59,6 +59,8 @@ from build_real_pool import (  # noqa: E402
     read_rmhd,
     refuse_to_renumber,
     shingles,
+    split_of,
+    text_key,
     write_records,
 )
 
@@ -99,15 +101,6 @@ def stratum_of(text: str) -> str | None:
     return None
 
 
-def text_key(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
-
-
-def split_of(k: int) -> str:
-    """The split of the k-th drawn text: 3 of 20 test, 3 of 20 dev, the rest train."""
-    return "test" if k % 20 < 3 else "dev" if k % 20 < 6 else "train"
-
-
 def idiom_excerpts(folder: Path, banned: set[int], seen: set[str], first_round: dict[str, tuple[str, str]]) -> list[Candidate]:
     """One idiom window per RMHD post (the first, scanning in order); ``meta`` names the
     first-round post (``parent``) and its split where the post is in the first round."""
@@ -134,14 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rmhd", type=Path, help="construct_tracker/data folder of construct-tracker 1.0.16 (idiom excerpts)")
     ap.add_argument(
         "--earlier", type=Path, action="append", default=None,
-        help="pool.jsonl of an earlier round whose texts are not drawn again (default: the first two rounds)",
+        help="pool.jsonl of an earlier round whose texts are not drawn again, the first round first (default: the first two rounds)",
     )  # fmt: skip
     ap.add_argument("--external", type=Path, default=ROOT.parent / "shared" / "external", help="evaluation files to decontaminate against")
     add_round_options(ap, ROOT / "corpus" / "real" / "hard", shard_size=372, first_shard=13)
     args = ap.parse_args(argv)
     refuse_to_renumber(ap, args.out, args.force)
     earlier = args.earlier or [ROOT / "corpus" / "real" / "pool.jsonl", ROOT / "corpus" / "real" / "short" / "pool.jsonl"]
-    seen = {text_key(r["text"]) for path in earlier for r in read_jsonl(path)}
+    pools = [read_jsonl(path) for path in earlier]
+    seen = {text_key(r["text"]) for pool in pools for r in pool}
     banned = evaluation_shingles(args.external)
     groups: dict[str, list[Candidate]] = {}
     dropped: Counter[str] = Counter()
@@ -163,10 +157,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             c.stratum = name
             groups.setdefault(name, []).append(c)
-    if args.rmhd:
-        first = read_jsonl(earlier[0])
-        splits = {r["id"]: r["split"] for r in read_jsonl(earlier[0].parent / "provenance.jsonl")} if (earlier[0].parent / "provenance.jsonl").exists() else {}
-        first_round = {text_key(r["text"])[:200]: (r["id"], splits[r["id"]]) for r in first if splits.get(r["id"]) in ("train", "dev", "test")}
+    if args.rmhd:  # the first --earlier pool is the first round; its provenance gives each post's split
+        provenance = earlier[0].parent / "provenance.jsonl"
+        splits = {r["id"]: r["split"] for r in read_jsonl(provenance)} if provenance.exists() else {}
+        first_round = {text_key(r["text"])[:200]: (r["id"], splits[r["id"]]) for r in pools[0] if splits.get(r["id"]) in ("train", "dev", "test")}
         groups["idiom"] = idiom_excerpts(args.rmhd, banned, seen, first_round)
     rng = random.Random(SEED)
     chosen: list[Candidate] = []

@@ -201,7 +201,7 @@ def prepare(candidates: Iterable[Candidate], banned: set[int]) -> tuple[list[Can
         if text.lower() in {"[removed]", "[deleted]", "removed", "deleted"} or len(text.split()) < MIN_WORDS:
             dropped["too short or removed"] += 1
             continue
-        key = " ".join(re.findall(r"[a-z0-9]+", text.lower()))[:400]
+        key = text_key(text)[:400]
         if key in seen:
             dropped["duplicate"] += 1
             continue
@@ -227,6 +227,16 @@ def draw(candidates: list[Candidate], quotas: dict[str, dict[str, int]], seed: i
         chosen += group[: quotas.get(source, {}).get(name, 0)]
     rng.shuffle(chosen)
     return chosen
+
+
+def text_key(text: str) -> str:
+    """A text's words, lower-cased and joined by single spaces: what makes two texts the same text."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def split_of(k: int) -> str:
+    """The split of the k-th text a later round draws: 3 of 20 test, 3 of 20 dev, the rest train."""
+    return "test" if k % 20 < 3 else "dev" if k % 20 < 6 else "train"
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -358,21 +358,27 @@ def test_short_text_round_keeps_every_excerpt_in_its_parents_split(tmp_path):
     assert all(p["parent"] == next(r["parent"] for r in records if r["id"] == p["id"]) for p in prov)
 
 
-def test_warning_round_builds_a_corpus_a_model_and_annotated_dialogues(tmp_path):
-    """build_warning_pool -> votes -> build_warning_corpus -> train_warning -> build_alert_dialogues."""
-    write_rmhd(tmp_path, [(sub, f"{text} (post {i})") for i, (sub, text) in enumerate(LONG_ROWS * 6)])
+def build_first_two_rounds(tmp_path: Path, *, copies: int, shard_size: int, labels_of) -> tuple[Path, Path]:
+    """The first round (pool of ``LONG_ROWS`` x ``copies``, votes, corpus) and the short-text round
+    built on it, every annotator answering ``labels_of(row)``; returns both corpus folders."""
+    write_rmhd(tmp_path, [(sub, f"{text} (post {i})") for i, (sub, text) in enumerate(LONG_ROWS * copies)])
     corpus = tmp_path / "real"
     runpy.run_path(str(ROOT / "scripts" / "build_real_pool.py"))["main"](
-        ["--rmhd", str(tmp_path / "ct_data"), "--out", str(corpus), "--shard-size", "50", "--external", str(tmp_path / "none")])
+        ["--rmhd", str(tmp_path / "ct_data"), "--out", str(corpus), "--shard-size", str(shard_size), "--external", str(tmp_path / "none")])
     build = runpy.run_path(str(ROOT / "scripts" / "build_real_corpus.py"))["main"]
-
-    crisis = lambda r: ["childabuse_endangerment_past"] if "belt" in r["text"] else ["domesticviolence_past"] if "hit me" in r["text"] else ["no_crisis"]  # noqa: E731
-    write_votes(corpus, lambda a, r: {"labels": crisis(r)})
+    write_votes(corpus, lambda a, r: {"labels": labels_of(r)})
     assert build(["--corpus", str(corpus)]) == 0
     short = corpus / "short"
     assert runpy.run_path(str(ROOT / "scripts" / "build_real_excerpts.py"))["main"](["--corpus", str(corpus), "--out", str(short)]) == 0
-    write_votes(short, lambda a, r: {"labels": crisis(r)})
+    write_votes(short, lambda a, r: {"labels": labels_of(r)})
     assert build(["--corpus", str(short)]) == 0
+    return corpus, short
+
+
+def test_warning_round_builds_a_corpus_a_model_and_annotated_dialogues(tmp_path):
+    """build_warning_pool -> votes -> build_warning_corpus -> train_warning -> build_alert_dialogues."""
+    crisis = lambda r: ["childabuse_endangerment_past"] if "belt" in r["text"] else ["domesticviolence_past"] if "hit me" in r["text"] else ["no_crisis"]  # noqa: E731
+    corpus, short = build_first_two_rounds(tmp_path, copies=6, shard_size=50, labels_of=crisis)
     warn = corpus / "warning"
     assert runpy.run_path(str(ROOT / "scripts" / "build_warning_pool.py"))["main"](["--corpus", str(corpus), "--out", str(warn)]) == 0
     pool = [json.loads(x) for x in (warn / "pool.jsonl").read_text().splitlines()]
@@ -413,15 +419,8 @@ def test_warning_round_builds_a_corpus_a_model_and_annotated_dialogues(tmp_path)
 
 def test_hard_case_round_draws_new_texts_by_kind_and_keeps_parent_splits(tmp_path):
     """build_real_hard.py after the first two rounds: strata, parents' splits, decontamination, the vote."""
-    write_rmhd(tmp_path, [(sub, f"{text} (post {i})") for i, (sub, text) in enumerate(LONG_ROWS * 3)])
-    corpus = tmp_path / "real"
-    runpy.run_path(str(ROOT / "scripts" / "build_real_pool.py"))["main"](
-        ["--rmhd", str(tmp_path / "ct_data"), "--out", str(corpus), "--shard-size", "20", "--external", str(tmp_path / "none")])
+    corpus, short = build_first_two_rounds(tmp_path, copies=3, shard_size=20, labels_of=lambda r: ["no_crisis"])
     build = runpy.run_path(str(ROOT / "scripts" / "build_real_corpus.py"))["main"]
-    write_votes(corpus, lambda a, r: {"labels": ["no_crisis"]})
-    assert build(["--corpus", str(corpus)]) == 0
-    short = corpus / "short"
-    assert runpy.run_path(str(ROOT / "scripts" / "build_real_excerpts.py"))["main"](["--corpus", str(corpus), "--out", str(short)]) == 0
     goemo = tmp_path / "goemotions.tsv"
     goemo.write_text(
         "lol this exam is killing me, I could just die\t27\tc1\n"  # first-person figure of speech

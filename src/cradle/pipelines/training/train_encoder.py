@@ -47,7 +47,10 @@ from cradle.detectors.local.model import combine_heads
 from cradle.labels import POST_LABELS, apply_clinical_rules
 from cradle.pipelines.training.train_local import head_targets, label_matrix
 
-__all__ = ["EncoderTrainSettings", "train_encoder_model", "calibrate_heads", "tune_thresholds", "minilm_path"]
+__all__ = [
+    "EncoderTrainSettings", "train_encoder_model", "calibrate_heads", "tune_thresholds", "threshold_objective",
+    "retune_thresholds", "minilm_path",
+]  # fmt: skip
 
 Progress = Callable[[str, float], None]
 LABELS = [x.value for x in POST_LABELS]
@@ -259,6 +262,58 @@ def calibrate_heads(
     thresholds = tune_thresholds(p_dev, y.astype(bool), min_positives=min_dev_positives, objective=objective)
     pred = _decide(p_dev, np.array([thresholds[lab] for lab in LABELS]))
     return calibration, thresholds, _micro_f1(y.astype(bool), pred)
+
+
+def retune_thresholds(
+    folder: str | Path, dev: Sequence[Post], *, objective: str = "micro_macro", min_positives: int = 5, write: bool = True,
+    provenance: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Choose an encoder folder's per-label thresholds again on ``dev``, without retraining.
+
+    The folder's calibrated probabilities of the dev texts (every chunk, as at inference; training
+    tunes on first chunks) go through :func:`tune_thresholds`.
+
+    Parameters
+    ----------
+    folder : path
+        An encoder model folder (``model.json``, ``model.onnx``, ``tokenizer.json``).
+    dev : sequence of Post
+        Labelled dev texts.
+    objective : {"micro_macro", "micro"}, default="micro_macro"
+    min_positives : int, default=5
+    write : bool, default=True
+        Write the thresholds, and this record as ``thresholds_retuned``, into ``model.json``.
+    provenance : dict, optional
+        Added to the record (for example the dev files).
+
+    Returns
+    -------
+    dict
+        The record: ``provenance``'s keys, ``objective``, ``n_dev``, dev figures ``before`` and ``after`` (micro F1, macro F1 over the
+        labels present), ``changed`` (label -> [old, new]) and ``thresholds``.
+    """
+    folder = Path(folder)
+    model = EncoderModel.load(folder)
+    proba = model.predict_proba([p.text for p in dev])
+    y = label_matrix(dev).astype(bool)
+
+    def figures(t: np.ndarray) -> dict[str, float]:
+        pred = _decide(proba, t)
+        return {"micro_f1": round(_micro_f1(y, pred), 4), "macro_f1_present": round(_macro_f1(y, pred), 4)}
+
+    old = np.array([model.thresholds[model.labels.index(lab)] for lab in LABELS])
+    new = tune_thresholds(proba, y, min_positives=min_positives, objective=objective)
+    record: dict[str, Any] = {
+        **(provenance or {}), "objective": objective, "n_dev": len(dev), "before": figures(old), "after": figures(np.array([new[lab] for lab in LABELS])),
+        "changed": {lab: [float(o), new[lab]] for lab, o in zip(LABELS, old) if abs(o - new[lab]) > 1e-9},
+    }  # fmt: skip
+    if write:
+        path = folder / "model.json"
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta["thresholds"] = new
+        meta["thresholds_retuned"] = record
+        path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return {**record, "thresholds": new}
 
 
 def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
