@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "corpus" / "real" / "splits"
 SHORT = ROOT / "corpus" / "real" / "short" / "splits"
 HARD = ROOT / "corpus" / "real" / "hard" / "splits"
+WARN = ROOT / "corpus" / "real" / "warning" / "splits"
 OUT = ROOT / "src" / "cradle" / "resources" / "models" / "default"
 
 
@@ -42,6 +43,57 @@ def repo_relative(spec: str | Path) -> str:
     model must not name the machine it was trained on); anything else as given."""
     p = Path(spec)
     return str(p.resolve().relative_to(ROOT)) if p.exists() and p.resolve().is_relative_to(ROOT) else str(spec)
+
+
+def warning_rows(path: Path) -> tuple[list[str], list[bool]]:
+    """Texts of a warning-round split and whether each was voted a signal (``warning`` or ``explicit``)."""
+    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return [r["text"] for r in rows], [r["answer"] != "none" for r in rows]
+
+
+def short_crisis(path: Path) -> tuple[list[str], list[bool]]:
+    """The texts of a labelled file that carry a crisis label (all signals)."""
+    posts = [p for p in load_dataset(str(path)).posts if any(x.value != "no_crisis" for x in p.labels)]
+    return [p.text for p in posts], [True] * len(posts)
+
+
+def dialogue_turns(spec: str) -> tuple[list[str], list[bool]]:
+    """User turns of annotated dialogues up to each one's first labelled turn (that turn a signal,
+    the earlier ones not; later turns are left out: a label sits only where it first appears)."""
+    texts, targets = [], []
+    for d in load_dataset(spec).dialogues:
+        for t in d.turns:
+            if not t.is_user or not t.text.strip():
+                continue
+            texts.append(t.text)
+            targets.append(bool(t.labels))
+            if t.labels:
+                break
+    return texts, targets
+
+
+def no_crisis_texts(path: Path) -> tuple[list[str], list[bool]]:
+    """The ``no_crisis`` texts of a labelled file, as texts without a signal (used for the hard-case
+    round, whose no-crisis texts are figures of speech, supporters and other people's crises: what
+    the warning guide calls ``none``)."""
+    posts = [p for p in load_dataset(str(path)).posts if all(x.value == "no_crisis" for x in p.labels)]
+    return [p.text for p in posts], [False] * len(posts)
+
+
+def warning_head_data(warn: Path = WARN, hard: Path = HARD, dialogues: str = "synthetic:dialogues-train") -> tuple[tuple[list[str], list[bool]], tuple[list[str], list[bool]], list[str]]:
+    """Train and dev texts of the warning head, and the files they come from.
+
+    Train: the warning round's train split, the hard-case round's train ``no_crisis`` texts and
+    the synthetic train dialogues' turns up to each first label (crisis posts of the training
+    data are positives without being listed). Dev: the warning round's dev split.
+    """
+    texts: list[str] = []
+    targets: list[bool] = []
+    for part in (warning_rows(warn / "train.jsonl"), no_crisis_texts(hard / "train.csv"), dialogue_turns(dialogues)):
+        texts += part[0]
+        targets += part[1]
+    files = [repo_relative(warn / "train.jsonl"), repo_relative(hard / "train.csv"), dialogues, repo_relative(warn / "dev.jsonl")]
+    return (texts, targets), warning_rows(warn / "dev.jsonl"), files
 
 
 def score(model_dir: Path, spec: str) -> dict[str, float]:
@@ -89,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-quantize", action="store_true")
     ap.add_argument("--threads", type=int, default=EncoderTrainSettings.threads, help="torch and ONNX Runtime threads")
     ap.add_argument("--report", action="append", default=[], help="score this dataset afterwards (printed only)")
+    ap.add_argument("--no-warning-head", action="store_true", help="train without the warning head (the monitor's alert signal)")
     ap.add_argument("--cascade", action="store_true", help="put the local:fast screen in front of the encoder (see the docstring)")
     args = ap.parse_args(argv)
     train_specs = args.train or [str(REAL / "train.csv"), str(SHORT / "train.csv"), str(HARD / "train.csv"), "synthetic:posts-train"]
@@ -101,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         threads=args.threads,
     )
     provenance = {"data": [repo_relative(x) for x in train_specs], "dev": [repo_relative(x) for x in dev_specs], "dev_fingerprint": [d.fingerprint for d in dev_sets]}
+    warning = warning_dev = None
+    if not args.no_warning_head:
+        warning, warning_dev, files = warning_head_data()
+        provenance["warning_head_data"] = files
     t0 = time.time()
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("train", total=1.0)
@@ -108,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         def progress(stage: str, frac: float) -> None:
             bar.update(task, description=stage, completed=frac)
 
-        meta = train_encoder_model(train, dev_posts, args.out, settings, base=args.base, provenance=provenance, progress=progress)
-    print(json.dumps({"seconds": round(time.time() - t0, 1), "epochs": meta["training"]["epochs"], "int8": meta["int8"], "dev": meta["dev_metrics"]}, indent=1))
+        meta = train_encoder_model(
+            train, dev_posts, args.out, settings, base=args.base, provenance=provenance, progress=progress, warning=warning, warning_dev=warning_dev
+        )
+    summary = {"seconds": round(time.time() - t0, 1), "epochs": meta["training"]["epochs"], "int8": meta["int8"], "dev": meta["dev_metrics"], "warning_head": meta.get("warning_head")}
+    print(json.dumps(summary, indent=1))
     if args.cascade:
         level, figures = choose_screen_level(args.out, dev_posts)
         meta["cascade"] = {"screen": "fast", "level": level, "chosen_on": dev_specs, **figures}

@@ -27,39 +27,15 @@ import json
 import sys
 from pathlib import Path
 
-from cradle.data import load_dataset
 from cradle.pipelines.training.train_alert import train_warning_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_encoder import repo_relative  # noqa: E402
+from train_encoder import dialogue_turns, repo_relative, short_crisis, warning_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WARN = ROOT / "corpus" / "real" / "warning" / "splits"
 SHORT = ROOT / "corpus" / "real" / "short" / "splits"
 OUT = ROOT / "src" / "cradle" / "resources" / "models" / "default" / "alert"
-
-
-def warning_rows(path: Path) -> tuple[list[str], list[bool]]:
-    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-    return [r["text"] for r in rows], [r["answer"] != "none" for r in rows]
-
-
-def short_crisis(path: Path) -> tuple[list[str], list[bool]]:
-    posts = [p for p in load_dataset(str(path)).posts if any(x.value != "no_crisis" for x in p.labels)]
-    return [p.text for p in posts], [True] * len(posts)
-
-
-def dialogue_turns(spec: str) -> tuple[list[str], list[bool]]:
-    texts, targets = [], []
-    for d in load_dataset(spec).dialogues:
-        for t in d.turns:
-            if not t.is_user or not t.text.strip():
-                continue
-            texts.append(t.text)
-            targets.append(bool(t.labels))
-            if t.labels:
-                break
-    return texts, targets
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,8 +18,9 @@ on four dev sets, used together:
 Two stages. **Confirms** (alerts off): the mean of the annotated sets' turn-level micro F1 and
 the real dialogue-level micro F1, among settings whose ordinary-conversation confirm rate is at
 most ``--max-ordinary`` (0.05 by default) on every real set. **Alerts** (confirm settings
-fixed): what the alert level is (``alert_level``: crisis level, highest label score, or the
-warning model in ``alert/`` when the model folder has one) and its threshold, by the mean alert
+fixed): what the alert level is (``alert_level``: crisis level, highest label score, the
+encoder's warning head when the model has one, or the warning model in ``alert/`` when the
+model folder has one) and its threshold, by the mean alert
 F1 of the two annotated sets, ties to turn-level micro F1, among settings that alert at most
 ``--max-alarms`` (0.10) of the conversations known to be ordinary (the everyday chats, and the
 real alert set's conversations of sentences voted ``none``); threshold 1 (no alert) is a
@@ -54,7 +55,7 @@ CONFIRM_GRID = {
     "confirm_shift": (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5),
 }
 ALERT_GRID = {
-    "alert_level": ("crisis", "max_label", "warning_model"),
+    "alert_level": ("crisis", "max_label", "warning_model", "warning_head"),
     "alert_threshold": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 1.0),
 }
 GRID = {**CONFIRM_GRID, **ALERT_GRID}
@@ -73,7 +74,7 @@ def turn_probas(det: EncoderTurnDetector, dialogues) -> dict[tuple[str, int], np
 
 
 def warning_probas(det: EncoderTurnDetector, dialogues) -> dict[tuple[str, int], float]:
-    if det.warning_model is None:
+    if not det.uses_warning:
         return {}
     keys = [(d.id, t.turn_id) for d in dialogues for t in d.turns if t.is_user and t.text.strip()]
     texts = [t.text for d in dialogues for t in d.turns if t.is_user and t.text.strip()]
@@ -86,7 +87,7 @@ def run(det: EncoderTurnDetector, dialogues, probas, warnings=None):
     for d in dialogues:
         state = det.start()
         for t in d.turns:
-            p = det.step(state, t, probas.get((d.id, t.turn_id)), warnings.get((d.id, t.turn_id)) if det.warning_model is not None else None)
+            p = det.step(state, t, probas.get((d.id, t.turn_id)), warnings.get((d.id, t.turn_id)) if det.uses_warning else None)
             if p is not None:
                 preds.append(p.with_id(d.item_id(t)))
     return preds
@@ -140,15 +141,19 @@ def main(argv: list[str] | None = None) -> int:
         "chat_dev": load_dataset(str(args.chat_dev)).dialogues if args.chat_dev.is_file() else [],
     }
     has_warning = (args.model_dir / ALERT_FOLDER / "model.json").is_file()
+    has_head = "warning" in getattr(base.model, "extra_heads", ())
     probe = EncoderTurnDetector(base, EncoderDialogueSettings(alert_level="warning_model" if has_warning else "crisis"))
     probas = {k: turn_probas(probe, v) for k, v in sets.items()}
-    warns = {k: warning_probas(probe, v) for k, v in sets.items()}
+    warns = {"warning_model": {k: warning_probas(probe, v) for k, v in sets.items()}}
+    if has_head:
+        head_probe = EncoderTurnDetector(base, EncoderDialogueSettings(alert_level="warning_head"))
+        warns["warning_head"] = {k: warning_probas(head_probe, v) for k, v in sets.items()}
 
     def evaluate(settings: EncoderDialogueSettings) -> dict[str, dict[str, float]]:
         det = EncoderTurnDetector(base, settings, warning_model=probe.warning_model)  # used only at alert_level "warning_model"
         out = {}
         for name, ds in sets.items():
-            preds = run(det, ds, probas[name], warns[name])
+            preds = run(det, ds, probas[name], warns.get(settings.alert_level, {}).get(name))
             out[name] = chat_rates(ds, preds) if name == "chat_dev" else figures(ds, preds)
         return out
 
@@ -175,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| alert level | threshold | alert F1 synthetic dev | alert F1 real alert dev | everyday chats alerted | ordinary real alert dev alerted | turn micro F1 (mean) |")
     print("|---|---|---|---|---|---|---|")
     for level, threshold in itertools.product(*ALERT_GRID.values()):
-        if level == "warning_model" and not has_warning:
+        if (level == "warning_model" and not has_warning) or (level == "warning_head" and not has_head):
             continue
         settings = EncoderDialogueSettings(**confirm, alert_level=level, alert_threshold=threshold)
         f = evaluate(settings)

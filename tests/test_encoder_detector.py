@@ -477,3 +477,61 @@ def test_thresholds_are_retuned_in_place_on_dev_only(trained, tmp_path):
     assert set(after["thresholds"]) == set(before["thresholds"])
     assert {k: v for k, v in after.items() if k != "thresholds"} == {k: v for k, v in before.items() if k != "thresholds"}
     assert (folder / "model.onnx").read_bytes() == (trained[0] / "model.onnx").read_bytes()
+
+
+WARNING_TEXTS = [
+    ("I can't keep doing this anymore", True),
+    ("what's the point of any of it", True),
+    ("things got bad at home again", True),
+    ("the weather is nice today", False),  # also a post: trains both
+    ("we watched a film on sunday", False),
+    ("this exam is killing me lol", False),
+]
+
+
+@pytest.fixture(scope="module")
+def trained_warning(tmp_path_factory):
+    from cradle.pipelines.training.train_encoder import EncoderTrainSettings, train_encoder_model
+
+    root = tmp_path_factory.mktemp("encw")
+    base = tiny_bert(root / "base")
+    posts = [Post(f"p{i}", s, labels) for i, (s, labels) in enumerate(SENTENCES)] + [Post("w", "the weather is nice today", (L.NO_CRISIS,))]
+    texts, targets = [t for t, _ in WARNING_TEXTS], [y for _, y in WARNING_TEXTS]
+    settings = EncoderTrainSettings(max_tokens=16, stride=4, train_layers=1, epochs=3, batch_size=4, lr=1e-3, head_lr=1e-2, threads=1)
+    meta = train_encoder_model(posts * 2, posts, root / "model", settings, base=base, warning=(texts * 2, targets * 2), warning_dev=(texts, targets))
+    return root / "model", meta
+
+
+def test_warning_head_is_trained_calibrated_and_read(trained_warning):
+    """The extra head rides in the same graph; label scores ignore it; the monitor can read it."""
+    from cradle.detectors.encoder_dialogue import EncoderDialogueSettings, EncoderTurnDetector
+    from cradle.detectors.local.encoder import EncoderModel
+
+    folder, meta = trained_warning
+    assert meta["heads"][-1] == "warning" and len(meta["heads"]) == 16 and "warning" in meta["calibration"]
+    info = meta["warning_head"]
+    # 3 extra texts x 2 copies + the listed post (x2) + crisis posts (x2) are the rows that train it
+    assert info["n_train_extra_texts"] == 10 and info["n_dev"] == 6 and info["n_dev_signal"] == 3
+    assert info["n_train"] == 10 + 2 + 2 * sum(1 for _, labels in SENTENCES if labels != (L.NO_CRISIS,))
+    assert all("warning_dev_average_precision" in e for e in meta["training"]["epochs"])
+    model = EncoderModel.load(folder)
+    assert model.extra_heads == ["warning"]
+    texts = ["I can't keep doing this anymore", "I cut my arm again last night", " ".join(s for s, _ in SENTENCES)]
+    proba, extra = model.predict_scores(texts)
+    assert proba.shape == (3, 15) and np.array_equal(proba, model.predict_proba(texts))
+    ids, owner = model.chunks(texts)
+    z = model.chunk_logits(ids)[:, -1]
+    a, b = meta["calibration"]["warning"]
+    per_chunk = 1 / (1 + np.exp(-(a * z + b)))
+    assert np.allclose(extra["warning"], [per_chunk[owner == i].max() for i in range(3)])
+    det = EncoderTurnDetector(LocalDetector.load(str(folder)), EncoderDialogueSettings(alert_level="warning_head", alert_threshold=0.3))
+    assert det.warning_proba(texts[:2]) == pytest.approx(extra["warning"][:2])
+
+
+def test_a_warning_head_needs_dev_texts(tmp_path):
+    from cradle.pipelines.training.train_encoder import EncoderTrainSettings, train_encoder_model
+
+    base = tiny_bert(tmp_path / "base")
+    posts = [Post(f"p{i}", s, labels) for i, (s, labels) in enumerate(SENTENCES)]
+    with pytest.raises(ValueError, match="warning_dev"):
+        train_encoder_model(posts, posts, tmp_path / "m", EncoderTrainSettings(epochs=1), base=base, warning=(["x"], [True]))

@@ -26,9 +26,12 @@ label at its own turn, once, and does not fire labels on a later unrelated turn 
   the alert level reaches ``alert_threshold`` (``alert_f`` takes the time frame with the larger
   crisis mass). The alert level is chosen by ``alert_level`` (tuned with the rest): the
   combined probability of some crisis (the ``no_crisis`` slot of ``s``), the highest combined
-  crisis-label score, or the current turn's probability from a **warning model** (``alert/``
-  in the model folder: a small TF-IDF model trained on real sentences annotated warning /
-  explicit / none, :mod:`cradle.pipelines.training.train_alert`).
+  crisis-label score, the current turn's probability from the encoder's own **warning head**
+  (an extra output trained jointly with the label heads on real sentences annotated warning /
+  explicit / none, ``warning`` in :func:`cradle.pipelines.training.train_encoder.train_encoder_model`;
+  read from the same pass as the label scores), or from a separate **warning model** (``alert/``
+  in the model folder: a small TF-IDF model trained on the same sentences,
+  :mod:`cradle.pipelines.training.train_alert`).
 
 Each label is raised at most once per dialogue. The state is the context vector, the gap and
 the labels raised: no text. Settings live in ``dialogue.json`` beside the model, written by
@@ -70,7 +73,7 @@ _STATE_FORMAT = "cradle-encoder-turn-state"
 _ORDER = {x.value: k for k, x in enumerate(DIALOGUE_LABELS)}
 _NUMBERS = ("decay", "context_weight", "confirm_shift", "alert_threshold")
 #: The choices of :attr:`EncoderDialogueSettings.alert_level`.
-ALERT_LEVELS = ("crisis", "max_label", "warning_model")
+ALERT_LEVELS = ("crisis", "max_label", "warning_model", "warning_head")
 
 
 def _finite(value: Any) -> Any:
@@ -98,11 +101,12 @@ class EncoderDialogueSettings:
         Added to the logit of each post threshold to get the confirm threshold (positive: stricter).
     alert_threshold : float, default=0.6
         Alert level that raises an alert, in (0, 1]; 1 never raises one.
-    alert_level : {"crisis", "max_label", "warning_model"}, default="crisis"
+    alert_level : {"crisis", "max_label", "warning_model", "warning_head"}, default="crisis"
         What the alert level is: ``"crisis"`` the combined probability of some crisis (the
         ``no_crisis`` slot of ``s``), ``"max_label"`` the highest combined crisis-label score,
         ``"warning_model"`` the current turn's probability from the warning-sign model in
-        ``alert/`` of the model folder.
+        ``alert/`` of the model folder, ``"warning_head"`` the current turn's probability from
+        the encoder's ``warning`` head (a model trained with one).
     meta : dict
         Provenance written by the tuning script; not compared.
 
@@ -215,7 +219,8 @@ class EncoderTurnDetector(ConfirmTurnDetector):
     warning_model : LocalModel, optional
         The warning-sign model, for ``alert_level="warning_model"`` (default: read from
         ``alert/`` of the detector's model folder when the settings ask for it); ignored with
-        any other alert level.
+        any other alert level. ``alert_level="warning_head"`` reads the encoder's own
+        ``warning`` output instead, and needs a model trained with one.
 
     Examples
     --------
@@ -249,6 +254,9 @@ class EncoderTurnDetector(ConfirmTurnDetector):
         if warning_model is not None and list(warning_model.labels) != ["warning"]:
             raise ValueError(f"a warning model has the one output ['warning'], not {list(warning_model.labels)}")
         self.warning_model = warning_model if self.settings.alert_level == "warning_model" else None
+        self.warning_head = self.settings.alert_level == "warning_head"
+        if self.warning_head and "warning" not in getattr(detector.model, "extra_heads", ()):
+            raise ValueError(f"the dialogue settings ask for the encoder's warning head, but the model in {folder} has none (train it without --no-warning-head)")
         labels = list(detector.labels)
         self._labels = labels
         self._nc = labels.index(PostLabel.NO_CRISIS.value)
@@ -297,12 +305,32 @@ class EncoderTurnDetector(ConfirmTurnDetector):
             raise ValueError(f"the state names unknown dialogue label(s) {unknown}")
         return EncoderTurnState(context, raised)
 
+    @property
+    def uses_warning(self) -> bool:
+        """Whether alerts are raised from a warning probability (the warning model or head)."""
+        return self.warning_model is not None or self.warning_head
+
     def turn_proba(self, text: str) -> np.ndarray:
         """Calibrated post-label probabilities of one user turn on its own."""
         return self.detector.predict_proba([text])[0]
 
+    def turn_scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Post-label probabilities of user turns and their warning probabilities (``None``
+        when alerts do not use one), in one pass of the encoder when the warning is its head."""
+        texts = list(texts)
+        if self.warning_head:
+            if not texts:
+                return np.zeros((0, len(self._labels))), np.zeros(0)
+            proba, extra = self.detector.model.predict_scores(texts)
+            return proba, extra["warning"]
+        proba = self.detector.predict_proba(texts) if texts else np.zeros((0, len(self._labels)))
+        return proba, self.warning_proba(texts)
+
     def warning_proba(self, texts: list[str]) -> np.ndarray | None:
-        """The warning model's probability for each text, or ``None`` without a warning model."""
+        """The warning probability of each text (warning model or head), or ``None`` when the
+        alerts use neither."""
+        if self.warning_head:
+            return self.turn_scores(texts)[1]
         if self.warning_model is None:
             return None
         return self.warning_model.predict_proba(list(texts))[:, 0] if texts else np.zeros(0)
@@ -334,9 +362,15 @@ class EncoderTurnDetector(ConfirmTurnDetector):
         problem = _text_problem(turn.text)
         if problem:
             return Prediction(status=Status.INVALID, reason=problem)
-        p = self.turn_proba(turn.text) if proba is None else np.asarray(proba, dtype=float)
-        if warning is None and self.warning_model is not None:
-            warning = float(self.warning_proba([turn.text])[0])  # type: ignore[index]
+        if proba is None:
+            got, w = self.turn_scores([turn.text])
+            p = got[0]
+            if warning is None and w is not None:
+                warning = float(w[0])
+        else:
+            p = np.asarray(proba, dtype=float)
+            if warning is None and self.uses_warning:
+                warning = float(self.warning_proba([turn.text])[0])  # type: ignore[index]
         pred = self.decide(state, p, warning)
         state.context = np.maximum(self.settings.decay * state.context, self.evidence(p))
         return pred
@@ -344,8 +378,8 @@ class EncoderTurnDetector(ConfirmTurnDetector):
     def predict_dialogue(self, dialogue: Dialogue) -> list[Prediction]:
         """One prediction per user turn, each from the turns up to it (ids ``"<dialogue>:<turn>"``)."""
         users = [t for t in dialogue.turns if t.is_user and not _text_problem(t.text)]
-        probas = dict(zip((t.turn_id for t in users), self.detector.predict_proba([t.text for t in users]) if users else []))
-        warn = self.warning_proba([t.text for t in users])
+        proba, warn = self.turn_scores([t.text for t in users])
+        probas = dict(zip((t.turn_id for t in users), proba))
         warnings = {} if warn is None else dict(zip((t.turn_id for t in users), (float(w) for w in warn)))
         state = self.start()
         out: list[Prediction] = []
@@ -378,9 +412,9 @@ class EncoderTurnDetector(ConfirmTurnDetector):
         s = self.combined(context, p)
         crisis = s[self._crisis]
         how = self.settings.alert_level
-        if how == "warning_model":
+        if how in ("warning_model", "warning_head"):
             if warning is None:
-                raise ValueError("alert_level 'warning_model' needs the turn's warning probability")
+                raise ValueError(f"alert_level {how!r} needs the turn's warning probability")
             level = float(warning)
         else:
             level = float(crisis.max()) if how == "max_label" else float(s[self._nc])

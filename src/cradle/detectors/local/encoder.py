@@ -82,7 +82,8 @@ class EncoderModel:
     heads : list of str
         Names of the graph's outputs: ``type:T``, ``time:T`` and ``no_crisis`` for a factored
         model (label scores ``P(T) * P(ongoing | T)`` and ``P(T) * (1 - P(ongoing | T))``),
-        or the 15 labels for a flat one.
+        or the 15 labels for a flat one; then any :attr:`extra_heads` (``warning``: the
+        probability that a text shows a risk signal, read by the conversation monitor).
     platt_a, platt_b : ndarray of shape (n_heads,)
         Calibration ``p = sigmoid(a * z + b)`` of each head's logit ``z``.
     thresholds : ndarray of shape (n_labels,)
@@ -222,22 +223,50 @@ class EncoderModel:
                 self._pool = ThreadPoolExecutor(len(self._workers), thread_name_prefix="cradle-encoder")
             return self._workers, self._pool
 
+    @property
+    def extra_heads(self) -> list[str]:
+        """Heads that feed no label (for example ``"warning"``, a risk-signal score), in graph order."""
+        if set(self.labels) <= set(self.heads):  # flat
+            label_heads = set(self.labels)
+        else:
+            stems = {lab.rsplit("_", 1)[0] for lab in self.labels if lab != "no_crisis"}
+            label_heads = {"no_crisis", *(f"type:{x}" for x in stems), *(f"time:{x}" for x in stems)}
+        return [h for h in self.heads if h not in label_heads]
+
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
         """Label probabilities from head logits (Platt per head, then heads to labels)."""
         p = _sigmoid(self.platt_a * logits + self.platt_b)
-        if self.heads == self.labels:
-            return p
+        if set(self.labels) <= set(self.heads):  # a flat model: one head per label
+            return p[:, [self.heads.index(lab) for lab in self.labels]]
         return combine_heads(p, self.heads, self.labels)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated label probabilities pooled over chunks, shape ``(n_texts, n_labels)``."""
+        return self.predict_scores(texts)[0]
+
+    def predict_scores(self, texts: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Label probabilities and the calibrated :attr:`extra_heads`, from one pass over the texts.
+
+        Returns
+        -------
+        (proba, extra)
+            ``proba`` as :meth:`predict_proba`; ``extra`` maps each extra head to one
+            probability per text (its highest over the text's chunks).
+        """
         texts = list(texts)
+        extra_cols = [self.heads.index(h) for h in self.extra_heads]
         if not texts:
-            return np.zeros((0, len(self.labels)))
+            return np.zeros((0, len(self.labels))), {self.heads[j]: np.zeros(0) for j in extra_cols}
         ids, owner = self.chunks(texts)
-        p = self.calibrate(self.chunk_logits(ids))
+        logits = self.chunk_logits(ids)
+        p = self.calibrate(logits)
         crisis = np.array([lab != "no_crisis" for lab in self.labels])
         out = np.where(crisis, 0.0, 1.0) * np.ones((len(texts), 1))  # identities of max and min over chunks
         np.maximum.at(out, (owner[:, None], np.flatnonzero(crisis)[None, :]), p[:, crisis])
         np.minimum.at(out, (owner[:, None], np.flatnonzero(~crisis)[None, :]), p[:, ~crisis])
-        return out
+        extra: dict[str, np.ndarray] = {}
+        for j in extra_cols:
+            col = np.zeros(len(texts))
+            np.maximum.at(col, owner, _sigmoid(self.platt_a[j] * logits[:, j] + self.platt_b[j]))
+            extra[self.heads[j]] = col
+        return out, extra

@@ -49,11 +49,13 @@ from cradle.pipelines.training.train_local import head_targets, label_matrix
 
 __all__ = [
     "EncoderTrainSettings", "train_encoder_model", "calibrate_heads", "tune_thresholds", "threshold_objective",
-    "retune_thresholds", "minilm_path",
+    "retune_thresholds", "minilm_path", "warning_targets", "WARNING_HEAD",
 ]  # fmt: skip
 
 Progress = Callable[[str, float], None]
 LABELS = [x.value for x in POST_LABELS]
+#: Name of the optional extra head that scores a risk signal (warning sign or explicit crisis).
+WARNING_HEAD = "warning"
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,62 @@ def retune_thresholds(
     return {**record, "thresholds": new}
 
 
+def warning_targets(
+    train: Sequence[Post], y_train: np.ndarray, t_train: np.ndarray, m_train: np.ndarray,
+    warning: tuple[Sequence[str], Sequence[bool]],
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Targets and masks with a :data:`WARNING_HEAD` column, and the warning texts that are not posts.
+
+    Posts with a crisis label are positives; ``no_crisis`` posts are left out (masked) unless
+    ``warning`` names their text. Rows of the returned texts follow the posts' rows and train
+    the warning head only.
+
+    Examples
+    --------
+    >>> from cradle.data import Post
+    >>> from cradle.labels import PostLabel
+    >>> posts = [Post("a", "I cut myself", (PostLabel("selfharm_ongoing"),)), Post("b", "nice day", (PostLabel("no_crisis"),))]
+    >>> y = label_matrix(posts); heads, t, m = head_targets(y, LABELS, True)
+    >>> t2, m2, extra = warning_targets(posts, y, t, m, (["nice day", "what's the point"], [False, True]))
+    >>> t2[:, -1].tolist(), m2[:, -1].tolist(), extra
+    ([1.0, 0.0, 1.0], [1.0, 1.0, 1.0], ["what's the point"])
+    """
+    nc = LABELS.index("no_crisis")
+    target = (y_train[:, nc] == 0).astype(float)
+    mask = target.copy()
+    rows_of: dict[str, list[int]] = {}
+    for i, p in enumerate(train):
+        rows_of.setdefault(p.text, []).append(i)
+    extra: list[str] = []
+    extra_t: list[float] = []
+    for text, signal in zip(warning[0], warning[1], strict=True):
+        rows = rows_of.get(text)
+        if rows is None:
+            extra.append(text)
+            extra_t.append(float(bool(signal)))
+        else:
+            target[rows], mask[rows] = float(bool(signal)), 1.0
+    n_extra = len(extra)
+    t_out = np.zeros((len(train) + n_extra, t_train.shape[1] + 1))
+    m_out = np.zeros_like(t_out)
+    t_out[: len(train), :-1], m_out[: len(train), :-1] = t_train, m_train
+    t_out[: len(train), -1], m_out[: len(train), -1] = target, mask
+    t_out[len(train) :, -1], m_out[len(train) :, -1] = extra_t, 1.0
+    return t_out, m_out, extra
+
+
+def _average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(y, score)) if 0 < int(np.sum(y)) < len(y) else float("nan")
+
+
+def _roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score)) if 0 < int(np.sum(y)) < len(y) else float("nan")
+
+
 def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """One-dimensional logistic map ``sigmoid(a z + b)`` fitted on dev logits (identity when one class)."""
     if len(y) < 4 or y.min() == y.max():
@@ -339,6 +397,8 @@ def train_encoder_model(
     base: str | Path | None = None,
     provenance: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    warning: tuple[Sequence[str], Sequence[bool]] | None = None,
+    warning_dev: tuple[Sequence[str], Sequence[bool]] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune, export, calibrate and write an encoder detector folder.
 
@@ -346,6 +406,16 @@ def train_encoder_model(
     ----------
     train, dev : sequence of Post
         Labelled posts (dev picks the epoch, int8 or not, calibration and thresholds).
+    warning : (texts, targets), optional
+        Texts annotated for a **warning head** (:data:`WARNING_HEAD`), an extra output trained
+        jointly with the label heads: ``True`` where a text shows a risk signal (a warning sign
+        or an explicit crisis), ``False`` where it shows none. A text that is also a training
+        post trains both; the others train the warning head only. Posts not listed here train
+        it only when they carry a crisis label (as positives): a ``no_crisis`` post may still
+        hold a warning sign, so it is not taken as a negative.
+    warning_dev : (texts, targets), optional
+        Dev texts for the warning head's calibration and its dev average precision (required
+        with ``warning``).
     out : str or Path
         Model folder to write (replaced).
     settings : EncoderTrainSettings
@@ -360,7 +430,8 @@ def train_encoder_model(
     Returns
     -------
     dict
-        The ``model.json`` content (settings, epochs, dev figures, int8 decision).
+        The ``model.json`` content (settings, epochs, dev figures, int8 decision; with a
+        warning head also ``warning_head``: its training counts and dev figures).
 
     Examples
     --------
@@ -394,6 +465,13 @@ def train_encoder_model(
 
     y_train, y_dev = label_matrix(train), label_matrix(dev)
     heads, t_train, m_train = head_targets(y_train, LABELS, s.factored)
+    n_label_heads = len(heads)
+    extra_texts: list[str] = []
+    if warning is not None:
+        if warning_dev is None or not len(warning_dev[0]):
+            raise ValueError("a warning head needs warning_dev texts for its calibration")
+        t_train, m_train, extra_texts = warning_targets(train, y_train, t_train, m_train, warning)
+        heads = [*heads, WARNING_HEAD]
     n_heads = len(heads)
 
     def ids_of(posts: Sequence[Post]) -> list[list[int]]:
@@ -430,7 +508,12 @@ def train_encoder_model(
         return [x for x in out_states if x is not None]
 
     ids_train, ids_dev = ids_of(train), ids_of(dev)
+    if extra_texts:
+        ids_train += [enc.ids for enc in tokenizer.encode_batch(extra_texts)]
     c_train, c_dev = cache(ids_train), cache(ids_dev)
+    ids_warn = [enc.ids for enc in tokenizer.encode_batch(list(warning_dev[0]))] if warning is not None and warning_dev is not None else []
+    y_warn = np.asarray(warning_dev[1], dtype=bool) if warning is not None and warning_dev is not None else np.zeros(0, bool)
+    c_warn = cache(ids_warn) if ids_warn else []
 
     head = torch.nn.Linear(hidden, n_heads)
     drop = torch.nn.Dropout(s.dropout)
@@ -468,14 +551,15 @@ def train_encoder_model(
     m_tensor = torch.tensor(m_train, dtype=torch.float32)
 
     @torch.no_grad()
-    def dev_logits() -> np.ndarray:
+    def dev_logits(states: list[torch.Tensor] | None = None) -> np.ndarray:
+        states = c_dev if states is None else states
         for layer in top_layers:
             layer.eval()
-        out_logits = np.zeros((len(c_dev), n_heads))
-        order = sorted(range(len(c_dev)), key=lambda i: c_dev[i].shape[0])
+        out_logits = np.zeros((len(states), n_heads))
+        order = sorted(range(len(states)), key=lambda i: states[i].shape[0])
         for start in range(0, len(order), 64):
             batch = order[start : start + 64]
-            out_logits[batch] = forward([c_dev[i] for i in batch], False).numpy()
+            out_logits[batch] = forward([states[i] for i in batch], False).numpy()
         return out_logits
 
     def probs(logits: np.ndarray) -> np.ndarray:
@@ -512,6 +596,8 @@ def train_encoder_model(
         pred = _decide(probs(dl), np.full(len(LABELS), 0.5))
         f1 = _micro_f1(y_dev.astype(bool), pred)
         history.append({"epoch": epoch, "train_loss": round(total_loss / max(1, len(batches)), 5), "dev_micro_f1": round(f1, 4)})
+        if c_warn:
+            history[-1]["warning_dev_average_precision"] = round(_average_precision(y_warn, dev_logits(c_warn)[:, -1]), 4)
         if best is None or f1 > best[0]:
             state = {"head": copy.deepcopy(head.state_dict()), "top": [copy.deepcopy(layer.state_dict()) for layer in top_layers]}
             best = (f1, epoch, state)
@@ -610,8 +696,21 @@ def train_encoder_model(
 
     # ------------------------------------------------- calibration, thresholds
     calibration, thresholds, dev_f1 = calibrate_heads(
-        z, y_dev, heads, factored=s.factored, min_dev_positives=s.min_dev_positives, objective=s.threshold_objective
+        z[:, :n_label_heads], y_dev, heads[:n_label_heads], factored=s.factored, min_dev_positives=s.min_dev_positives,
+        objective=s.threshold_objective,
     )
+    warning_info: dict[str, Any] = {}
+    if warning is not None:
+        model = EncoderModel.load(out_path, threads=s.threads)
+        zw = model.chunk_logits(ids_warn)[:, -1]  # first chunk of each text, through the chosen graph
+        calibration[WARNING_HEAD] = list(_platt(zw, y_warn.astype(float)))
+        a, b = calibration[WARNING_HEAD]
+        pw = 1.0 / (1.0 + np.exp(-np.clip(a * zw + b, -40, 40)))
+        warning_info = {"warning_head": {
+            "n_train_signal": int(t_train[m_train[:, -1].astype(bool), -1].sum()), "n_train": int(m_train[:, -1].sum()),
+            "n_train_extra_texts": len(extra_texts), "n_dev": len(y_warn), "n_dev_signal": int(y_warn.sum()),
+            "dev_average_precision": round(_average_precision(y_warn, pw), 4), "dev_roc_auc": round(_roc_auc(y_warn, pw), 4),
+        }}  # fmt: skip
     shutil.rmtree(work)
     extra = {
         "training": {
@@ -628,5 +727,6 @@ def train_encoder_model(
         },
         "int8": int8_info,
         "dev_metrics": {"micro_f1_tuned": round(dev_f1, 4)},
+        **warning_info,
     }
     return write_meta(calibration, thresholds, extra)
