@@ -75,9 +75,9 @@ class ThreadedLoopbackServer:
                     with owner._lock:
                         owner.gaps.append(arrived - last)
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
-                time.sleep(owner.delay)
-                with owner._lock:
+                with owner._lock:  # counted on arrival: a killed client's requests in flight belong to its run
                     owner.calls += 1
+                time.sleep(owner.delay)
                 text = json.dumps({"labels": marker_labels(body["messages"][-1]["content"])})
                 out = json.dumps(
                     {

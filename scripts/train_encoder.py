@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-quantize", action="store_true")
     ap.add_argument("--threads", type=int, default=EncoderTrainSettings.threads, help="torch and ONNX Runtime threads")
     ap.add_argument("--report", action="append", default=[], help="score this dataset afterwards (printed only)")
-    ap.add_argument("--no-warning-head", action="store_true", help="train without the warning head (the monitor's alert signal)")
+    ap.add_argument("--warning-head", action="store_true", help="also train the warning head (an alert signal for the monitor; not in the shipped model, see docs/dialogue-metrics.md)")
     ap.add_argument("--cascade", action="store_true", help="put the local:fast screen in front of the encoder (see the docstring)")
     args = ap.parse_args(argv)
     train_specs = args.train or [str(REAL / "train.csv"), str(SHORT / "train.csv"), str(HARD / "train.csv"), "synthetic:posts-train"]
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     provenance = {"data": [repo_relative(x) for x in train_specs], "dev": [repo_relative(x) for x in dev_specs], "dev_fingerprint": [d.fingerprint for d in dev_sets]}
     warning = warning_dev = None
-    if not args.no_warning_head:
+    if args.warning_head:
         warning, warning_dev, files = warning_head_data()
         provenance["warning_head_data"] = files
     t0 = time.time()

@@ -256,7 +256,7 @@ class EncoderTurnDetector(ConfirmTurnDetector):
         self.warning_model = warning_model if self.settings.alert_level == "warning_model" else None
         self.warning_head = self.settings.alert_level == "warning_head"
         if self.warning_head and "warning" not in getattr(detector.model, "extra_heads", ()):
-            raise ValueError(f"the dialogue settings ask for the encoder's warning head, but the model in {folder} has none (train it without --no-warning-head)")
+            raise ValueError(f"the dialogue settings ask for the encoder's warning head, but the model in {folder} has none (train it with scripts/train_encoder.py --warning-head)")
         labels = list(detector.labels)
         self._labels = labels
         self._nc = labels.index(PostLabel.NO_CRISIS.value)
