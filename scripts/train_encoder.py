@@ -80,19 +80,20 @@ def no_crisis_texts(path: Path) -> tuple[list[str], list[bool]]:
     return [p.text for p in posts], [False] * len(posts)
 
 
-def warning_head_data(warn: Path = WARN, hard: Path = HARD, dialogues: str = "synthetic:dialogues-train") -> tuple[tuple[list[str], list[bool]], tuple[list[str], list[bool]], list[str]]:
+def warning_head_data(warn: Path = WARN, short: Path = SHORT, hard: Path = HARD, dialogues: str = "synthetic:dialogues-train") -> tuple[tuple[list[str], list[bool]], tuple[list[str], list[bool]], list[str]]:
     """Train and dev texts of the warning head, and the files they come from.
 
-    Train: the warning round's train split, the hard-case round's train ``no_crisis`` texts and
-    the synthetic train dialogues' turns up to each first label (crisis posts of the training
-    data are positives without being listed). Dev: the warning round's dev split.
+    Train: the warning round's train split, the short-text round's train crisis texts (all
+    signals), the hard-case round's train ``no_crisis`` texts and the synthetic train dialogues'
+    turns up to each first label. Dev: the warning round's dev split.
     """
     texts: list[str] = []
     targets: list[bool] = []
-    for part in (warning_rows(warn / "train.jsonl"), no_crisis_texts(hard / "train.csv"), dialogue_turns(dialogues)):
+    parts = (warning_rows(warn / "train.jsonl"), short_crisis(short / "train.csv"), no_crisis_texts(hard / "train.csv"), dialogue_turns(dialogues))
+    for part in parts:
         texts += part[0]
         targets += part[1]
-    files = [repo_relative(warn / "train.jsonl"), repo_relative(hard / "train.csv"), dialogues, repo_relative(warn / "dev.jsonl")]
+    files = [repo_relative(warn / "train.jsonl"), repo_relative(short / "train.csv"), repo_relative(hard / "train.csv"), dialogues, repo_relative(warn / "dev.jsonl")]
     return (texts, targets), warning_rows(warn / "dev.jsonl"), files
 
 
@@ -141,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-quantize", action="store_true")
     ap.add_argument("--threads", type=int, default=EncoderTrainSettings.threads, help="torch and ONNX Runtime threads")
     ap.add_argument("--report", action="append", default=[], help="score this dataset afterwards (printed only)")
-    ap.add_argument("--warning-head", action="store_true", help="also train the warning head (an alert signal for the monitor; not in the shipped model, see docs/dialogue-metrics.md)")
+    ap.add_argument("--warning-head", choices=("posts", "sentences"), help="also train the warning head (an alert signal for the monitor; not in the shipped model, see docs/dialogue-metrics.md): "
+                    "'posts': the annotated texts plus every crisis post as a positive; 'sentences': the annotated texts only")
     ap.add_argument("--cascade", action="store_true", help="put the local:fast screen in front of the encoder (see the docstring)")
     args = ap.parse_args(argv)
     train_specs = args.train or [str(REAL / "train.csv"), str(SHORT / "train.csv"), str(HARD / "train.csv"), "synthetic:posts-train"]
@@ -158,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.warning_head:
         warning, warning_dev, files = warning_head_data()
         provenance["warning_head_data"] = files
+        provenance["warning_head_from_posts"] = args.warning_head == "posts"
     t0 = time.time()
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("train", total=1.0)
@@ -166,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(task, description=stage, completed=frac)
 
         meta = train_encoder_model(
-            train, dev_posts, args.out, settings, base=args.base, provenance=provenance, progress=progress, warning=warning, warning_dev=warning_dev
+            train, dev_posts, args.out, settings, base=args.base, provenance=provenance, progress=progress, warning=warning, warning_dev=warning_dev,
+            warning_from_posts=args.warning_head == "posts",
         )
     summary = {"seconds": round(time.time() - t0, 1), "epochs": meta["training"]["epochs"], "int8": meta["int8"], "dev": meta["dev_metrics"], "warning_head": meta.get("warning_head")}
     print(json.dumps(summary, indent=1))

@@ -320,13 +320,13 @@ def retune_thresholds(
 
 def warning_targets(
     train: Sequence[Post], y_train: np.ndarray, t_train: np.ndarray, m_train: np.ndarray,
-    warning: tuple[Sequence[str], Sequence[bool]],
+    warning: tuple[Sequence[str], Sequence[bool]], *, from_posts: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Targets and masks with a :data:`WARNING_HEAD` column, and the warning texts that are not posts.
 
-    Posts with a crisis label are positives; ``no_crisis`` posts are left out (masked) unless
-    ``warning`` names their text. Rows of the returned texts follow the posts' rows and train
-    the warning head only.
+    Posts with a crisis label are positives (with ``from_posts``; otherwise left out);
+    ``no_crisis`` posts are left out (masked) unless ``warning`` names their text. Rows of the
+    returned texts follow the posts' rows and train the warning head only.
 
     Examples
     --------
@@ -337,10 +337,12 @@ def warning_targets(
     >>> t2, m2, extra = warning_targets(posts, y, t, m, (["nice day", "what's the point"], [False, True]))
     >>> t2[:, -1].tolist(), m2[:, -1].tolist(), extra
     ([1.0, 0.0, 1.0], [1.0, 1.0, 1.0], ["what's the point"])
+    >>> warning_targets(posts, y, t, m, (["nice day"], [False]), from_posts=False)[1][:, -1].tolist()
+    [0.0, 1.0]
     """
     nc = LABELS.index("no_crisis")
     target = (y_train[:, nc] == 0).astype(float)
-    mask = target.copy()
+    mask = target.copy() if from_posts else np.zeros(len(train))
     rows_of: dict[str, list[int]] = {}
     for i, p in enumerate(train):
         rows_of.setdefault(p.text, []).append(i)
@@ -399,6 +401,7 @@ def train_encoder_model(
     progress: Progress | None = None,
     warning: tuple[Sequence[str], Sequence[bool]] | None = None,
     warning_dev: tuple[Sequence[str], Sequence[bool]] | None = None,
+    warning_from_posts: bool = True,
 ) -> dict[str, Any]:
     """Fine-tune, export, calibrate and write an encoder detector folder.
 
@@ -416,6 +419,9 @@ def train_encoder_model(
     warning_dev : (texts, targets), optional
         Dev texts for the warning head's calibration and its dev average precision (required
         with ``warning``).
+    warning_from_posts : bool, default=True
+        Whether crisis posts not listed in ``warning`` train the warning head as positives
+        (``False``: only the listed texts train it).
     out : str or Path
         Model folder to write (replaced).
     settings : EncoderTrainSettings
@@ -470,7 +476,7 @@ def train_encoder_model(
     if warning is not None:
         if warning_dev is None or not len(warning_dev[0]):
             raise ValueError("a warning head needs warning_dev texts for its calibration")
-        t_train, m_train, extra_texts = warning_targets(train, y_train, t_train, m_train, warning)
+        t_train, m_train, extra_texts = warning_targets(train, y_train, t_train, m_train, warning, from_posts=warning_from_posts)
         heads = [*heads, WARNING_HEAD]
     n_heads = len(heads)
 
@@ -708,7 +714,7 @@ def train_encoder_model(
         pw = 1.0 / (1.0 + np.exp(-np.clip(a * zw + b, -40, 40)))
         warning_info = {"warning_head": {
             "n_train_signal": int(t_train[m_train[:, -1].astype(bool), -1].sum()), "n_train": int(m_train[:, -1].sum()),
-            "n_train_extra_texts": len(extra_texts), "n_dev": len(y_warn), "n_dev_signal": int(y_warn.sum()),
+            "n_train_extra_texts": len(extra_texts), "from_posts": warning_from_posts, "n_dev": len(y_warn), "n_dev_signal": int(y_warn.sum()),
             "dev_average_precision": round(_average_precision(y_warn, pw), 4), "dev_roc_auc": round(_roc_auc(y_warn, pw), 4),
         }}  # fmt: skip
     shutil.rmtree(work)
