@@ -192,9 +192,11 @@ def test_kill_minus_9_then_resume_completes_exactly(server, tmp_path):
 
 def test_ctrl_c_marks_the_run_interrupted_and_releases_it(server, tmp_path):
     data = tmp_path / "posts.jsonl"
-    write_posts_jsonl(posts(200), data)
+    write_posts_jsonl(posts(400), data)
     out = tmp_path / "run"
-    server.delay = 0.05
+    # long enough (400 x 0.2 s over 16 connections: 5 s) that the run is still going when the
+    # first lines appear, even when they wait for a slow fsync of the manifest (a busy disk)
+    server.delay = 0.2
     cmd = [
         sys.executable,
         "-m",
