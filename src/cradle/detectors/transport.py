@@ -210,8 +210,26 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
 
     async def _within(aw: Awaitable[T], timeout: float | None) -> T:
-        """``await aw`` within ``timeout`` seconds (``None``: no limit)."""
-        return await asyncio.wait_for(aw, timeout)
+        """``await aw`` within ``timeout`` seconds (``None``: no limit).
+
+        Not ``asyncio.wait_for``: on Python 3.10 it can swallow a cancellation that arrives as
+        the awaited call completes (CPython gh-86296), and a swallowed Ctrl-C leaves a run
+        going. ``asyncio.wait`` neither cancels nor swallows: a cancellation of the caller
+        propagates, and the inner call is cancelled on the way out.
+        """
+        if timeout is None:
+            return await aw
+        inner = asyncio.ensure_future(aw)
+        try:
+            done, _ = await asyncio.wait({inner}, timeout=timeout)
+        except BaseException:
+            inner.cancel()
+            raise
+        if not done:
+            inner.cancel()
+            inner.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no "never retrieved" warning
+            raise TimeoutError
+        return inner.result()
 
 
 class _Stale(Exception):
