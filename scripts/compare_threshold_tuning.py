@@ -25,8 +25,17 @@ import numpy as np
 
 from cradle.data import load_dataset
 from cradle.detectors.local.encoder import EncoderModel
-from cradle.pipelines.training.train_encoder import LABELS, _decide, _macro_f1, _micro_f1, threshold_objective, tune_thresholds
+from cradle.pipelines.training.train_encoder import LABELS, decision_matrix, threshold_objective, tune_thresholds
 from cradle.pipelines.training.train_local import label_matrix
+
+
+def f1s(y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+    """Micro F1, and macro F1 over the labels with positives in ``y`` (scikit-learn)."""
+    from sklearn.metrics import f1_score
+
+    present = np.flatnonzero(y.sum(axis=0))
+    return (float(f1_score(y, pred, average="micro", zero_division=0)),
+            float(f1_score(y, pred, labels=present, average="macro", zero_division=0)))  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = [ROOT / "corpus" / "real" / "splits" / "dev.csv", ROOT / "corpus" / "real" / "short" / "splits" / "dev.csv", ROOT / "corpus" / "real" / "hard" / "splits" / "dev.csv"]
@@ -69,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             t_bagged = bagged_thresholds(proba[a], y[a], args.bags, rng)
             row = []
             for name, t in (("single", t_single), ("bagged", t_bagged)):
-                pred = _decide(proba[b], t)
-                fig = (threshold_objective(y[b], pred), _micro_f1(y[b], pred), _macro_f1(y[b], pred))
+                pred = decision_matrix(proba[b], t)
+                fig = (threshold_objective(y[b], pred), *f1s(y[b], pred))
                 results[name].append(fig)
                 row.append(" / ".join(f"{x:.4f}" for x in fig))
             print(f"| {cut} | {'AB'[side]} | {row[0]} | {row[1]} |", flush=True)

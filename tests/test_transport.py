@@ -9,11 +9,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpcore
 import httpx
 import pytest
 
-from cradle.detectors.transport import PlainHTTPTransport, _announced_body, _PacedBackend, _QuickAckStream, async_transport
+from cradle.detectors.transport import PlainHTTPTransport, _Connection, _PacedBackend, async_transport
 
 
 def stdlib_server(http11: bool) -> ThreadingHTTPServer:
@@ -40,18 +39,18 @@ def stdlib_server(http11: bool) -> ThreadingHTTPServer:
 
 
 @pytest.mark.parametrize("http11", [False, True], ids=["one-connection-per-request", "keep-alive"])
-def test_transport_talks_to_a_plain_stdlib_server(http11):
+def test_transport_talks_to_a_plain_stdlib_server(http11, monkeypatch):
     srv = stdlib_server(http11)
     url = f"http://127.0.0.1:{srv.server_address[1]}/"
     transport = async_transport(limits=httpx.Limits(max_connections=8, max_keepalive_connections=8))
     assert isinstance(transport, PlainHTTPTransport)
+    acks = []
+    real_quickack = _Connection.quickack
+    monkeypatch.setattr(_Connection, "quickack", lambda self: acks.append(self.sock is not None) or real_quickack(self))
 
     async def main() -> list[int]:
         async with httpx.AsyncClient(transport=transport) as client:
             answers = await asyncio.gather(*(client.post(url, json={"n": i}) for i in range(40)))
-            idle = [c for conns in transport._idle.values() for c in conns]
-            if http11 and hasattr(socket, "TCP_QUICKACK"):
-                assert idle and all(c.sock is not None for c in idle)  # the ACK option could be set on them
         assert all(r.status_code == 200 and r.http_version == ("HTTP/1.1" if http11 else "HTTP/1.0") for r in answers)
         return [r.json()["echo"] for r in answers]
 
@@ -60,6 +59,9 @@ def test_transport_talks_to_a_plain_stdlib_server(http11):
     finally:
         srv.shutdown()
         srv.server_close()
+    assert len(acks) >= 2 * 40  # before and after every read of every answer
+    if hasattr(socket, "TCP_QUICKACK"):
+        assert all(acks)  # on a real socket each time
     if http11:
         assert transport.connections_opened <= 8  # connections are kept alive and reused
     else:
@@ -327,57 +329,3 @@ def test_a_request_goes_out_in_one_send(monkeypatch):
     finally:
         srv.close()
     assert len(writes) == 1 and writes[0].startswith(b"POST /v1/x HTTP/1.1\r\n") and writes[0].endswith(b'{"i":0}')
-
-
-class _RecordingStream(httpcore.AsyncNetworkStream):
-    """An in-memory stream that records every write (what the socket would be asked to send)."""
-
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return b""
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.writes.append(buffer)
-
-    async def aclose(self) -> None:
-        return None
-
-    def get_extra_info(self, info: str) -> object:
-        return None
-
-
-def test_a_request_head_goes_out_with_its_body_in_one_send():
-    inner = _RecordingStream()
-    stream = _QuickAckStream(inner)
-    head = b"POST /v1/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n"
-
-    async def main() -> None:
-        await stream.write(head)
-        assert inner.writes == []  # held until the body comes
-        await stream.write(b'{"a":1}')
-        await stream.write(b"")  # httpcore's end-of-message
-        get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-        await stream.write(get)  # no body announced: sent at once
-        assert inner.writes == [head + b'{"a":1}', get]
-        await stream.write(head)
-        await stream.read(10)  # a read never waits behind a held head
-        assert inner.writes[-1] == head
-
-    asyncio.run(main())
-
-
-@pytest.mark.parametrize(
-    ("head", "body"),
-    [
-        (b"POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n", True),
-        (b"POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n", False),
-        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", True),
-        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", False),
-        (b"POST / HTTP/1.1\r\nContent-Length: 12\r\n", False),  # not a complete head
-        (b'{"content-length": 5}\r\n\r\n', False),
-    ],
-)
-def test_announced_body(head, body):
-    assert _announced_body(head) is body

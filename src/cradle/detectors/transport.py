@@ -1,36 +1,35 @@
-"""The HTTP transport of the API detectors: httpx, with three changes for servers we do not control.
+"""The HTTP transport of the API detectors: plain HTTP done by cradle, TLS by httpx.
 
 Measured against an independent threaded loopback server (``benchmarks/runner_limit.py
---server threaded``), two things cost a run far more than the client's own work:
+--server threaded``), four things cost a run far more than the client's own work:
 
 - **Delayed ACKs against Nagle.** A server that writes its headers and body in two small writes
   without ``TCP_NODELAY`` (Python's ``http.server``, some proxies) sends the body only once the
-  headers are acknowledged, and Linux delays that ACK by ~40 ms: 20% on a 200 ms answer. The
-  transport asks for an immediate ACK (``TCP_QUICKACK``, Linux only) around every read.
+  headers are acknowledged, and Linux delays that ACK by ~40 ms: 20% on a 200 ms answer. Every
+  read asks for an immediate ACK (``TCP_QUICKACK``, Linux only).
 - **Connection bursts against a small listen backlog.** Opening 16 connections at once against a
   backlog of 5 (``socketserver``'s default) overflows the server's accept queue when its accept
   loop lags (a loaded machine); the kernel drops the handshakes and the client waits out a 1 s
-  retransmission, or the connection breaks. The transport starts connections at least
+  retransmission, or the connection breaks. Connections start at least
   :data:`CONNECT_SPACING` seconds apart: at most 48 ms once for a pool of 16 kept-alive
   connections, and enough for a one-connection-per-request (HTTP/1.0) server to keep up.
-- **A request in two sends.** httpcore sends a request's head and body with two writes; the
-  stream holds a head that announces a body and sends both at once (one wake-up of the server).
+- **A request in two sends.** httpcore writes a request's head and body with two ``send``
+  calls (two wake-ups of the server); a request goes out in one here.
+- **The HTTP stack itself.** httpcore's pool and anyio took most of the client's CPU per
+  request, which a run at concurrency 16 pays on every one of its sequential requests per slot
+  (``benchmarks/runner_limit.py --baseline``).
 
-The second and third apply to plain-TCP connections (local servers such as vLLM); a TLS
-connection's stream is httpcore's own.
-
-**Plain HTTP without httpcore.** For ``http://`` URLs (the local model servers a benchmark run
-hammers) :class:`PlainHTTPTransport` does the exchange itself, on asyncio streams with ``h11``
-(the HTTP/1.1 state machine httpcore also uses), without httpcore's pool and anyio: measured on
-2 cores, those layers took most of the client's CPU per request, which a run at concurrency 16
-pays on every one of its sequential requests per slot (``benchmarks/runner_limit.py
---baseline``). It keeps everything above: spaced connection starts, immediate ACKs, a request
-in one send; it reuses kept-alive connections, retries a request once on a fresh connection
-when a reused one turns out closed by the server before any byte of the answer, and raises
-httpx's own exceptions (``ConnectTimeout``, ``ReadTimeout``, ``WriteTimeout``, ``PoolTimeout``,
+So for ``http://`` URLs (the local model servers a benchmark run hammers)
+:class:`PlainHTTPTransport` does the exchange itself, on asyncio streams with ``h11`` (the
+HTTP/1.1 state machine httpcore also uses): spaced connection starts, immediate ACKs, one send
+per request; it reuses kept-alive connections, retries a request once on a fresh connection when
+a reused one turns out closed by the server before any byte of the answer, and raises httpx's
+own exceptions (``ConnectTimeout``, ``ReadTimeout``, ``WriteTimeout``, ``PoolTimeout``,
 ``ConnectError``, ``ReadError``, ``WriteError``, ``RemoteProtocolError``). ``https://`` goes to
-the httpx transport above. Proxies from the environment are the client's mounts, as before.
-When the installed httpx/httpcore do not have the expected layout, the plain transport is used.
+httpx's own transport with spaced connection starts (:func:`httpx_transport`; a TLS stream is
+httpcore's, so the other two changes do not apply there). Proxies from the environment are the
+client's mounts, as before. When the installed httpx/httpcore do not have the expected layout,
+the ``https://`` transport is httpx's unchanged.
 """
 
 from __future__ import annotations
@@ -54,75 +53,8 @@ CONNECT_SPACING = 0.003
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
-def _announced_body(head: bytes) -> bool:
-    """Whether ``head`` is a complete HTTP/1.1 request head that announces a body to follow."""
-    if not head.endswith(b"\r\n\r\n"):
-        return False
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return value.strip() not in (b"", b"0")
-        if name.strip().lower() == b"transfer-encoding":
-            return True
-    return False
-
-
-class _QuickAckStream(httpcore.AsyncNetworkStream):
-    """A network stream that acknowledges what it reads at once (Linux ``TCP_QUICKACK``) and
-    sends a request's head together with its body.
-
-    httpcore writes a request's head and its body in two ``send`` calls: two wake-ups of the
-    server and, against a server that reads the head before it asks for the body, two round trips
-    through its loop (measured: 2 sends of 0.6 ms each per request on a loaded 2-core machine).
-    A head that announces a body is held until the body's first write, and both go out in one.
-    """
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._held = b""
-        sock = inner.get_extra_info("socket")  # asyncio hands out a TransportSocket, not a socket.socket
-        self._sock = sock if callable(getattr(sock, "setsockopt", None)) else None
-
-    def _quickack(self) -> None:
-        if self._sock is not None and _QUICKACK is not None:
-            try:
-                self._sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-            except OSError:  # a closed socket or a kernel without the option: nothing to do
-                self._sock = None
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        # the option is not sticky: set it before the read (for segments already queued)
-        # and after it (for the rest of this answer)
-        if self._held:  # never wait for an answer to a request not sent in full
-            held, self._held = self._held, b""
-            await self._inner.write(held, timeout)
-        self._quickack()
-        data = await self._inner.read(max_bytes, timeout)
-        self._quickack()
-        return data
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return  # httpcore writes an empty end-of-message; nothing to hold or send
-        if not self._held and _announced_body(buffer):
-            self._held = buffer
-            return
-        buffer, self._held = self._held + buffer, b""
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        self._held = b""
-        await self._inner.aclose()
-
-    async def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
-        return await self._inner.start_tls(ssl_context, server_hostname, timeout)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
 class _PacedBackend(httpcore.AsyncNetworkBackend):
-    """Starts TCP connections ``spacing`` seconds apart; its streams acknowledge at once."""
+    """Starts TCP connections ``spacing`` seconds apart."""
 
     def __init__(self, inner: httpcore.AsyncNetworkBackend, spacing: float) -> None:
         self._inner = inner
@@ -142,8 +74,7 @@ class _PacedBackend(httpcore.AsyncNetworkBackend):
         self._next = start + self._spacing
         if start > now:
             await self._inner.sleep(start - now)
-        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _QuickAckStream(stream)  # its ACK half is a no-op where TCP_QUICKACK does not exist; TLS streams are not wrapped
+        return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Any = None
@@ -157,8 +88,8 @@ class _PacedBackend(httpcore.AsyncNetworkBackend):
 def httpx_transport(
     *, verify: Any = True, limits: httpx.Limits | None = None, connect_spacing: float = CONNECT_SPACING
 ) -> httpx.AsyncHTTPTransport:
-    """An ``httpx.AsyncHTTPTransport`` that spaces connection starts and ACKs reads at once
-    (what :func:`async_transport` uses for ``https://``)."""
+    """An ``httpx.AsyncHTTPTransport`` that spaces connection starts (what
+    :func:`async_transport` uses for ``https://``)."""
     transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits or httpx.Limits())
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)

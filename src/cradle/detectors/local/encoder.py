@@ -23,6 +23,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -223,21 +224,26 @@ class EncoderModel:
                 self._pool = ThreadPoolExecutor(len(self._workers), thread_name_prefix="cradle-encoder")
             return self._workers, self._pool
 
-    @property
+    @cached_property
     def extra_heads(self) -> list[str]:
         """Heads that feed no label (for example ``"warning"``, a risk-signal score), in graph order."""
-        if set(self.labels) <= set(self.heads):  # flat
+        if self._flat_columns is not None:
             label_heads = set(self.labels)
         else:
             stems = {lab.rsplit("_", 1)[0] for lab in self.labels if lab != "no_crisis"}
             label_heads = {"no_crisis", *(f"type:{x}" for x in stems), *(f"time:{x}" for x in stems)}
         return [h for h in self.heads if h not in label_heads]
 
+    @cached_property
+    def _flat_columns(self) -> list[int] | None:
+        """For a flat model (one head per label), the head of each label; ``None`` when factored."""
+        return [self.heads.index(lab) for lab in self.labels] if set(self.labels) <= set(self.heads) else None
+
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
         """Label probabilities from head logits (Platt per head, then heads to labels)."""
         p = _sigmoid(self.platt_a * logits + self.platt_b)
-        if set(self.labels) <= set(self.heads):  # a flat model: one head per label
-            return p[:, [self.heads.index(lab) for lab in self.labels]]
+        if self._flat_columns is not None:
+            return p[:, self._flat_columns]
         return combine_heads(p, self.heads, self.labels)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

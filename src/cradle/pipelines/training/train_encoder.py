@@ -42,18 +42,20 @@ import numpy as np
 
 from cradle import __version__
 from cradle.data import Post
+from cradle.detectors.local.detector import decide_labels
 from cradle.detectors.local.encoder import ENCODER_FORMAT, ENCODER_FORMAT_VERSION, EncoderModel
 from cradle.detectors.local.model import combine_heads
-from cradle.labels import POST_LABELS, apply_clinical_rules
+from cradle.labels import POST_LABELS
 from cradle.pipelines.training.train_local import head_targets, label_matrix
 
 __all__ = [
     "EncoderTrainSettings", "train_encoder_model", "calibrate_heads", "tune_thresholds", "threshold_objective",
-    "retune_thresholds", "minilm_path", "warning_targets", "WARNING_HEAD",
+    "retune_thresholds", "minilm_path", "warning_targets", "decision_matrix", "WARNING_HEAD",
 ]  # fmt: skip
 
 Progress = Callable[[str, float], None]
 LABELS = [x.value for x in POST_LABELS]
+_COLUMN = {lab: j for j, lab in enumerate(LABELS)}
 #: Name of the optional extra head that scores a risk signal (warning sign or explicit crisis).
 WARNING_HEAD = "warning"
 
@@ -159,17 +161,28 @@ def threshold_objective(y: np.ndarray, pred: np.ndarray, objective: str = "micro
     raise ValueError(f"unknown threshold objective {objective!r} (micro, micro_macro)")
 
 
-def _decide(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Indicator matrix of the labels the detector would output (thresholds, rules, no_crisis)."""
+def decision_matrix(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Indicator matrix of the labels the detector would output: thresholds, the clinical rules,
+    ``no_crisis`` when nothing fires (:func:`~cradle.detectors.local.detector.decide_labels` per row).
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n, 15)
+    thresholds : ndarray of shape (15,)
+
+    Returns
+    -------
+    ndarray of bool, shape (n, 15)
+
+    Examples
+    --------
+    >>> p = np.zeros((2, 15)); p[0, LABELS.index("selfharm_past")] = 0.9
+    >>> [LABELS[j] for j in np.flatnonzero(decision_matrix(p, np.full(15, 0.5))[0])], bool(decision_matrix(p, np.full(15, 0.5))[1, -1])
+    (['selfharm_past'], True)
+    """
     out = np.zeros(proba.shape, dtype=bool)
-    nc = LABELS.index("no_crisis")
     for i, row in enumerate(proba):
-        fired = [LABELS[j] for j in range(len(LABELS)) if j != nc and row[j] >= thresholds[j]]
-        if not fired:
-            out[i, nc] = True
-            continue
-        for lab in apply_clinical_rules(fired).labels:
-            out[i, LABELS.index(lab.value)] = True
+        out[i, [_COLUMN[lab] for lab in decide_labels(row, LABELS, thresholds)]] = True
     return out
 
 
@@ -215,13 +228,13 @@ def tune_thresholds(
     t = np.full(len(LABELS), 0.5)
     nc = LABELS.index("no_crisis")
     tune = [j for j in range(len(LABELS)) if j != nc and int(y[:, j].sum()) >= min_positives]
-    best = threshold_objective(y, _decide(proba, t), objective)
+    best = threshold_objective(y, decision_matrix(proba, t), objective)
     for _ in range(passes):
         for j in tune:
             keep = t[j]
             for c in cands:
                 t[j] = c
-                f = threshold_objective(y, _decide(proba, t), objective)
+                f = threshold_objective(y, decision_matrix(proba, t), objective)
                 if f > best + 1e-12:
                     best, keep = f, c
             t[j] = keep
@@ -262,7 +275,7 @@ def calibrate_heads(
     p_head = 1.0 / (1.0 + np.exp(-np.clip(a_vec * z + b_vec, -40, 40)))
     p_dev = combine_heads(p_head, list(heads), LABELS) if factored else p_head
     thresholds = tune_thresholds(p_dev, y.astype(bool), min_positives=min_dev_positives, objective=objective)
-    pred = _decide(p_dev, np.array([thresholds[lab] for lab in LABELS]))
+    pred = decision_matrix(p_dev, np.array([thresholds[lab] for lab in LABELS]))
     return calibration, thresholds, _micro_f1(y.astype(bool), pred)
 
 
@@ -300,7 +313,7 @@ def retune_thresholds(
     y = label_matrix(dev).astype(bool)
 
     def figures(t: np.ndarray) -> dict[str, float]:
-        pred = _decide(proba, t)
+        pred = decision_matrix(proba, t)
         return {"micro_f1": round(_micro_f1(y, pred), 4), "macro_f1_present": round(_macro_f1(y, pred), 4)}
 
     old = np.array([model.thresholds[model.labels.index(lab)] for lab in LABELS])
@@ -517,9 +530,10 @@ def train_encoder_model(
     if extra_texts:
         ids_train += [enc.ids for enc in tokenizer.encode_batch(extra_texts)]
     c_train, c_dev = cache(ids_train), cache(ids_dev)
-    ids_warn = [enc.ids for enc in tokenizer.encode_batch(list(warning_dev[0]))] if warning is not None and warning_dev is not None else []
-    y_warn = np.asarray(warning_dev[1], dtype=bool) if warning is not None and warning_dev is not None else np.zeros(0, bool)
-    c_warn = cache(ids_warn) if ids_warn else []
+    dev_warn = warning_dev if warning is not None and warning_dev is not None else ([], [])
+    ids_warn = [enc.ids for enc in tokenizer.encode_batch(list(dev_warn[0]))]
+    y_warn = np.asarray(dev_warn[1], dtype=bool)
+    c_warn = cache(ids_warn)
 
     head = torch.nn.Linear(hidden, n_heads)
     drop = torch.nn.Dropout(s.dropout)
@@ -599,7 +613,7 @@ def train_encoder_model(
             total_loss += loss.item()
             report(f"epoch {epoch}", (b + 1) / len(batches))
         dl = dev_logits()
-        pred = _decide(probs(dl), np.full(len(LABELS), 0.5))
+        pred = decision_matrix(probs(dl), np.full(len(LABELS), 0.5))
         f1 = _micro_f1(y_dev.astype(bool), pred)
         history.append({"epoch": epoch, "train_loss": round(total_loss / max(1, len(batches)), 5), "dev_micro_f1": round(f1, 4)})
         if c_warn:
@@ -676,28 +690,29 @@ def train_encoder_model(
     identity = {h: [1.0, 0.0] for h in heads}
     half = {lab: 0.5 for lab in LABELS}
 
-    def graph_dev_logits(graph: Path) -> np.ndarray:
+    def graph_dev_logits(graph: Path) -> tuple[np.ndarray, np.ndarray]:
+        """Logits of the dev posts and of the warning dev texts (first chunk each) through ``graph``."""
         shutil.copyfile(graph, out_path / "model.onnx")
         model = EncoderModel.load(out_path, threads=s.threads)
-        model.stride = 0
-        return model.chunk_logits([ids for ids in ids_dev])
+        z_all = model.chunk_logits([*ids_dev, *ids_warn])
+        return z_all[: len(ids_dev)], z_all[len(ids_dev) :]
 
     write_meta(identity, half, {})
-    z32 = graph_dev_logits(fp32)
-    f1_32 = _micro_f1(y_dev.astype(bool), _decide(probs(z32), np.full(len(LABELS), 0.5)))
-    chosen, z, int8_info = fp32, z32, {"tried": False}
+    z32, zw32 = graph_dev_logits(fp32)
+    f1_32 = _micro_f1(y_dev.astype(bool), decision_matrix(probs(z32), np.full(len(LABELS), 0.5)))
+    chosen, z, zw, int8_info = fp32, z32, zw32, {"tried": False}
     if s.quantize:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         q8 = work / "model.int8.onnx"
         report("quantize", 0.0)
         quantize_dynamic(str(fp32), str(q8), weight_type=QuantType.QInt8, per_channel=True)
-        z8 = graph_dev_logits(q8)
-        f1_8 = _micro_f1(y_dev.astype(bool), _decide(probs(z8), np.full(len(LABELS), 0.5)))
+        z8, zw8 = graph_dev_logits(q8)
+        f1_8 = _micro_f1(y_dev.astype(bool), decision_matrix(probs(z8), np.full(len(LABELS), 0.5)))
         keep = f1_8 >= f1_32 - s.int8_tolerance
         int8_info = {"tried": True, "dev_micro_f1_fp32": round(f1_32, 4), "dev_micro_f1_int8": round(f1_8, 4), "kept": bool(keep)}
         if keep:
-            chosen, z = q8, z8
+            chosen, z, zw = q8, z8, zw8
     shutil.copyfile(chosen, out_path / "model.onnx")
 
     # ------------------------------------------------- calibration, thresholds
@@ -707,8 +722,7 @@ def train_encoder_model(
     )
     warning_info: dict[str, Any] = {}
     if warning is not None:
-        model = EncoderModel.load(out_path, threads=s.threads)
-        zw = model.chunk_logits(ids_warn)[:, -1]  # first chunk of each text, through the chosen graph
+        zw = zw[:, -1]  # the warning head, through the chosen graph
         calibration[WARNING_HEAD] = list(_platt(zw, y_warn.astype(float)))
         a, b = calibration[WARNING_HEAD]
         pw = 1.0 / (1.0 + np.exp(-np.clip(a * zw + b, -40, 40)))
